@@ -1,0 +1,1 @@
+"""The ``dpok`` command line: one module per command group."""

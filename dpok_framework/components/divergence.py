@@ -1,0 +1,50 @@
+"""Base class for divergences between batched categorical distributions."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+
+from .base import Component, Params
+
+
+class Divergence(Component, torch.nn.Module):
+    """D(p || q) between categorical distributions given as log-probabilities over the last dim.
+
+    ``forward(logp, logq)`` takes ``[..., V]`` log-probabilities (``-inf`` allowed for zero mass)
+    and returns ``[...]``. In the engine ``p`` is the policy and ``q`` the reference.
+
+    Declared axioms (checked automatically by the generic property suite for every registered
+    divergence, third-party ones included):
+
+    * ``symmetric``: D(p, q) == D(q, p).
+    * ``upper_bound``: D(p, q) <= upper_bound for all p, q (None if unbounded).
+    * ``is_f_divergence``: D = sum_v q_v f(p_v / q_v) for a convex f with f(1) = 0; such
+      divergences obey the data-processing inequality and joint convexity.
+    * ``has_link``: the divergence can replace reverse KL inside the DPO sigmoid through the f-DPO
+      link ``psi(r) = f'(exp(r))`` (Wang et al. 2023); others may only be used as a penalty.
+    """
+
+    kind: ClassVar[str] = "divergence"
+    symmetric: ClassVar[bool] = False
+    upper_bound: ClassVar[float | None] = None
+    is_f_divergence: ClassVar[bool] = False
+    has_link: ClassVar[bool] = False
+
+    def __init__(self, params: Params | None = None, **kwargs) -> None:
+        torch.nn.Module.__init__(self)
+        self._init_params(params, kwargs)
+
+    def forward(self, logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def link(self, r: torch.Tensor) -> torch.Tensor:
+        """psi(r) = f'(exp(r)) applied to log-ratios r = log pi(y|x) - log pi_ref(y|x)."""
+        raise NotImplementedError(
+            f"divergence {self.name!r} has no f-DPO link; use it as `divergence.penalty`, not `divergence.link`"
+        )
+
+    def bind_token_embeddings(self, weight: torch.Tensor) -> None:
+        """Receive the model's token-embedding matrix ``[V, d]`` (for geometry-aware divergences)."""
+        return None

@@ -1,0 +1,1 @@
+"""First-party dpok kernels, registered through the `dpok` entry point like any third-party plugin."""

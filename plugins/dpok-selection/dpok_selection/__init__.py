@@ -1,0 +1,1 @@
+"""First-party dpok selection plugin."""
