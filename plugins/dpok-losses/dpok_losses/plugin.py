@@ -2,9 +2,13 @@
 
 from dpok_framework import hookimpl
 
+from .hinge import HingeLoss
+from .ipo import IPOLoss
+from .robust import RobustLoss
 from .sigmoid import SigmoidLoss
 
 
 @hookimpl
 def register_losses(register):
-    register(SigmoidLoss)
+    for cls in (SigmoidLoss, IPOLoss, HingeLoss, RobustLoss):
+        register(cls)
