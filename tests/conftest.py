@@ -22,6 +22,18 @@ settings.load_profile(os.environ.get("DPOK_HYPOTHESIS_PROFILE", "ci"))
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
+# Third-party plugins, really pip-installed (cached per content hash) before collection, so every
+# registry built in this session discovers them through entry points and the generic property
+# suites check them: the demo fixture package and the package CONTRIBUTING.md's recipe describes.
+import sys  # noqa: E402
+
+from plugin_install import install_contributing_recipe, install_fixture  # noqa: E402
+
+THIRD_PARTY_PATHS = [str(install_fixture("dpok-plugin-demo")), str(install_contributing_recipe())]
+for _p in THIRD_PARTY_PATHS:
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
 
 @pytest.fixture
 def registry():

@@ -73,10 +73,21 @@ def config_from_dict(data: dict[str, Any], source: str | None = None) -> RunConf
         raise ConfigError(format_validation_error(exc, source)) from None
 
 
+def _deep_merge(base: Any, top: Any) -> Any:
+    if isinstance(base, dict) and isinstance(top, dict):
+        merged = dict(base)
+        for key, value in top.items():
+            merged[key] = _deep_merge(base.get(key), value) if key in base else value
+        return merged
+    return top
+
+
 def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> RunConfig:
-    """Read ``path`` (or start from defaults), apply overrides, validate."""
+    """Read ``path`` (or start from defaults), apply overrides on top of file + defaults, validate."""
     data = read_config_file(path) if path is not None else {}
-    data = apply_overrides(data, overrides)
+    overrides = list(overrides)
+    if overrides:  # `--set divergence.link.params.alpha=1` must refine the default link, not replace it
+        data = apply_overrides(_deep_merge(RunConfig().model_dump(mode="json"), data), overrides)
     return config_from_dict(data, str(path) if path is not None else None)
 
 

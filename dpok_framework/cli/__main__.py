@@ -1,0 +1,5 @@
+"""``python -m dpok_framework.cli`` == ``dpok``."""
+
+from .main import main
+
+main()
