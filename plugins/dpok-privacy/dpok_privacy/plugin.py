@@ -1,1 +1,10 @@
-"""Entry-point module of the first-party privacy plugin (components are added by their own issue)."""
+"""Entry-point module: registers the first-party privacy wrappers."""
+
+from dpok_framework import hookimpl
+
+from .covariance import DPCovariance
+
+
+@hookimpl
+def register_privacy_wrappers(register):
+    register(DPCovariance)
