@@ -10,7 +10,7 @@ number of training records N is known::
 
     from dpok_framework.config.privacy import build_privacy_wrapper
     wrapper = build_privacy_wrapper(config.privacy, num_records=N)   # checks delta < 1/N etc., then builds
-    rel = wrapper.release_covariance(embeddings)                     # [N, d] -> CovarianceRelease
+    rel = wrapper.release_covariance(torch.stack([e_x, e_pos, e_neg], dim=1))  # [N, 3, d]: one record = one pair
     kernel.set_covariance(rel.cov, rel.mean)
     json.dump(wrapper.to_json(), open(run_dir / "privacy.json", "w"))  # after every release
 
@@ -65,7 +65,7 @@ class CovarianceRelease:
 
     ``mean`` ``[d]`` (None when the wrapper does not centre), ``cov`` ``[d, d]`` symmetric positive definite,
     ``epsilon_spent`` the cumulative epsilon of the wrapper's accountant after this release (at ``delta``),
-    ``index`` the 1-based number of this release, ``noisy_count`` the released (noisy) number of records,
+    ``index`` the 1-based number of this release, ``noisy_count`` the released (noisy) number of embedding rows,
     ``statistic`` the raw noisy sufficient statistic before post-processing (for audits and tests).
     """
 
@@ -81,7 +81,9 @@ class CovarianceRelease:
 class PrivacyWrapper(Component):
     """Releases statistics of training embeddings under a differential-privacy guarantee.
 
-    ``release_covariance(embeddings [N, d])`` returns a :class:`CovarianceRelease` whose ``cov`` is symmetric
+    ``release_covariance(embeddings)`` takes ``[N, d]`` (one row per record) or ``[N, k, d]`` (k rows per record,
+    e.g. a preference pair's prompt/chosen/rejected embeddings: the privacy unit is the record, so its k rows
+    must be grouped, never passed as k independent rows) and returns a :class:`CovarianceRelease` whose ``cov`` is symmetric
     positive definite, and charges the release to the wrapper's single accountant.  ``spent()`` is the
     ``(epsilon, delta)`` spent so far by every release of this instance; ``to_json()`` is written to the run
     directory as ``privacy.json``; ``state_dict()``/``load_state_dict()`` carry the accountant across a resume
@@ -95,7 +97,7 @@ class PrivacyWrapper(Component):
         self._init_params(params, kwargs)
 
     def release_covariance(self, embeddings: Any) -> CovarianceRelease:
-        """DP mean/covariance of ``[N, d]`` embeddings; raises :class:`PrivacyBudgetExceeded` before overspending."""
+        """DP mean/covariance of ``[N, d]`` or ``[N, k, d]`` embeddings; raises :class:`PrivacyBudgetExceeded` before overspending."""
         raise NotImplementedError
 
     def spent(self) -> tuple[float, float]:

@@ -6,7 +6,12 @@ Mechanism (details and the sensitivity proof in :mod:`dpok_privacy.gaussian`), p
     T^     =  sum_i e~_i e~_i^T + (G + G^T)/2,  G ~ N(0, (z Delta)^2)   e~ = (e, b), b = offset * C
     Delta  =  C^2 + b^2  (centred)   or   sqrt(C^4 + b^4)  (second moment only)
 
-with z calibrated by Opacus' ``get_noise_multiplier`` so that ``releases`` such releases spend at most
+A record may own k rows (``embeddings [N, k, d]``, e.g. the prompt, chosen and rejected embeddings of one
+preference pair): removing it removes k clipped rows, so Delta is multiplied by k (triangle inequality; tight
+when the k rows coincide).  Passing a pair's three embeddings as three ``[N, d]`` rows would understate the
+sensitivity threefold.
+
+z is calibrated by Opacus' ``get_noise_multiplier`` so that ``releases`` such releases spend at most
 (epsilon, delta) (add/remove-one neighbours), each charged as one ``sample_rate = 1`` step to one Opacus
 accountant.  Post-processing (free):
 
@@ -69,7 +74,7 @@ class DPCovariance(PrivacyWrapper):
         super().__init__(params, **kwargs)
         p = self.params
         self.ledger = PrivacyLedger(p.delta, p.budget, p.accountant)
-        self.sensitivity = sensitivity(p.clip, p.offset * p.clip, p.center)
+        self.row_sensitivity = sensitivity(p.clip, p.offset * p.clip, p.center)
         self._noise_multiplier: float | None = None
         seed = p.seed if p.seed is not None else secrets.randbits(63)
         self._generator = torch.Generator().manual_seed(seed)
@@ -86,21 +91,24 @@ class DPCovariance(PrivacyWrapper):
                                                                 tolerance=p.calibration_tolerance)
         return self._noise_multiplier
 
-    @property
-    def noise_std(self) -> float:
+    def sensitivity(self, rows_per_record: int = 1) -> float:
+        """L2 add/remove-one sensitivity of vec(T) when each record owns ``rows_per_record`` rows."""
+        return rows_per_record * self.row_sensitivity
+
+    def noise_std(self, rows_per_record: int = 1) -> float:
         """Standard deviation of the Gaussian noise on each entry of vec(T) (before symmetrisation)."""
-        return self.noise_multiplier * self.sensitivity
+        return self.noise_multiplier * self.sensitivity(rows_per_record)
 
     # -- the mechanism ----------------------------------------------------------------------
     def statistic(self, embeddings: Any) -> torch.Tensor:
         """The exact (noise-free, hence NOT private) sufficient statistic ``T(D)`` ``[d+1, d+1]`` of clipped rows."""
-        x = self._check(embeddings)
+        x, _ = self._check(embeddings)
         return augmented_statistic(clip_rows(x.to(torch.float64), self.params.clip),
                                    self.params.offset * self.params.clip, self.params.center)
 
     def release_covariance(self, embeddings: Any) -> CovarianceRelease:
-        x = self._check(embeddings)                                   # [N, d]
-        n, d = x.shape
+        x, k = self._check(embeddings)                                # [N*k, d], k rows per record
+        d = x.shape[1]
         z = self.noise_multiplier
         after = self.ledger.would_spend(z)
         if self.ledger.exceeds(after):
@@ -114,13 +122,14 @@ class DPCovariance(PrivacyWrapper):
                 f"set privacy.params.releases to the number of releases you need (currently {p.releases}) so each "
                 f"one is calibrated with more noise")
         t = self.statistic(x)                                         # [d+1, d+1] float64
-        t_noisy = t + symmetric_gaussian(d + 1, self.noise_std, self._generator, t.device)
+        t_noisy = t + symmetric_gaussian(d + 1, self.noise_std(k), self._generator, t.device)
         del t
         self.ledger.charge(z)
         mean, cov, n_hat = self._postprocess(t_noisy, d)
         spent = self.ledger.epsilon()
         index = len(self.releases) + 1
-        self.releases.append({"index": index, "dim": d, "noisy_count": n_hat, "epsilon_spent": spent})
+        self.releases.append({"index": index, "dim": d, "rows_per_record": k, "sensitivity": self.sensitivity(k),
+                              "noise_std": self.noise_std(k), "noisy_rows": n_hat, "epsilon_spent": spent})
         dtype = x.dtype if x.is_floating_point() else torch.float32
         return CovarianceRelease(mean=None if mean is None else mean.to(dtype), cov=cov.to(dtype),
                                  epsilon_spent=spent, delta=self.params.delta, index=index, noisy_count=n_hat,
@@ -144,19 +153,23 @@ class DPCovariance(PrivacyWrapper):
         return mean, symmetrize(cov), n_hat
 
     @staticmethod
-    def _check(embeddings: Any) -> torch.Tensor:
+    def _check(embeddings: Any) -> tuple[torch.Tensor, int]:
+        """``[N, d]`` or ``[N, k, d]`` -> (rows ``[N*k, d]``, k)."""
         x = torch.as_tensor(embeddings).detach()
-        if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
-            raise DataError(f"dp_covariance: embeddings must be a non-empty [N, d] matrix, got shape "
+        if x.ndim not in (2, 3) or 0 in x.shape:
+            raise DataError(f"dp_covariance: embeddings must be a non-empty [N, d] matrix (one row per record) or "
+                            f"[N, k, d] (k rows per record, e.g. prompt/chosen/rejected of a pair), got shape "
                             f"{tuple(x.shape)}")
+        k = 1 if x.ndim == 2 else x.shape[1]
+        x = x.reshape(-1, x.shape[-1])                                # [N*k, d]
         if x.is_complex():
             raise DataError("dp_covariance: embeddings must be real")
         if x.is_floating_point():
             bad = (~torch.isfinite(x)).any(dim=1).nonzero().flatten()
             if bad.numel():
-                raise DataError(f"dp_covariance: embedding row {int(bad[0])} has a NaN/inf entry "
+                raise DataError(f"dp_covariance: record {int(bad[0]) // k} has a NaN/inf embedding entry "
                                 f"({bad.numel()} bad row(s)); fix the embedder before releasing statistics")
-        return x
+        return x, k
 
     # -- accounting -------------------------------------------------------------------------
     def spent(self) -> tuple[float, float]:
@@ -175,9 +188,8 @@ class DPCovariance(PrivacyWrapper):
             "clip": p.clip,
             "center": p.center,
             "offset": p.offset * p.clip,
-            "sensitivity": self.sensitivity,
+            "row_sensitivity": self.row_sensitivity,
             "noise_multiplier": self.noise_multiplier,
-            "noise_std": self.noise_std,
             "postprocessing": {"shrinkage": p.shrinkage, "eig_floor": p.eig_floor},
             "releases": list(self.releases),
             "refused": self.refused,
