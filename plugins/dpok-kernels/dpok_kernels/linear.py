@@ -15,6 +15,7 @@ class LinearKernel(Kernel):
     """K(x, y) = x^T y. PSD; it is *not* positive, so ``log_paired`` requires x . y > 0 and raises otherwise."""
 
     name = "linear"
+    strictly_positive = False  # x . y can be <= 0: the property suite does not check positivity
     summary = "x . y (baseline; log-ratio needs positive inner products)"
     group = "local"
     Params = LinearParams

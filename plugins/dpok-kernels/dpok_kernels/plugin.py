@@ -2,9 +2,15 @@
 
 from dpok_framework import hookimpl
 
+from .hmk import HMKKernel
 from .linear import LinearKernel
+from .mahalanobis import MahalanobisKernel
+from .polynomial import PolynomialKernel
+from .rbf import RBFKernel
+from .spectral import SpectralKernel
 
 
 @hookimpl
 def register_kernels(register):
-    register(LinearKernel)
+    for cls in (LinearKernel, PolynomialKernel, RBFKernel, SpectralKernel, MahalanobisKernel, HMKKernel):
+        register(cls)
