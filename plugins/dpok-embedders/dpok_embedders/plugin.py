@@ -1,1 +1,10 @@
-"""Entry-point module of the first-party embedders plugin (components are added by their own issue)."""
+"""Entry-point module: registers the first-party embedders."""
+
+from dpok_framework import hookimpl
+
+from .policy_hidden import PolicyHiddenEmbedder
+
+
+@hookimpl
+def register_embedders(register):
+    register(PolicyHiddenEmbedder)

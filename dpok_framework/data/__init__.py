@@ -1,0 +1,19 @@
+"""Preference data: loading (standard / conversational / implicit / llamafactory), validation,
+tokenisation, collation and cached frozen-encoder embeddings.
+
+    >>> from dpok_framework.data import load_pairs, tokenize_pairs, PreferenceCollator
+    >>> splits = load_pairs(cfg.data, tokenizer)           # .train / .eval: prompt, chosen, rejected, row
+    >>> train = tokenize_pairs(splits.train, tokenizer, cfg.data)
+    >>> batch = PreferenceCollator(pad_token_id)(list(train.select(range(4))))
+"""
+
+from __future__ import annotations
+
+from .bundled import bundled_dataset_path
+from .collator import PreferenceCollator
+from .formats import FORMATS, detect_format
+from .loading import PairSplits, load_pairs, load_pairs_from, split_eval
+from .tokenize import TokenizationWarning, tokenize_pairs
+
+__all__ = ["FORMATS", "PairSplits", "PreferenceCollator", "TokenizationWarning", "bundled_dataset_path",
+           "detect_format", "load_pairs", "load_pairs_from", "split_eval", "tokenize_pairs"]
