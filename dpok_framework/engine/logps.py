@@ -1,0 +1,67 @@
+"""Per-sequence log-probabilities of completions, without materialising a log_softmax copy.
+
+log pi(y|x) = sum_{t in completion} (z_t[y_t] - logsumexp(z_t))   (z_t: logits predicting token t)
+
+Public entry point for other subsystems (eval, reports): :func:`sequence_logps`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import torch
+
+
+def token_logps(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """logits ``[N, T, V]``, labels ``[N, T]`` -> ``[N, T]`` log p(label) = gathered logit - logsumexp."""
+    logits = logits.float()
+    picked = logits.gather(-1, labels.unsqueeze(-1)).squeeze(-1)  # [N, T]
+    return picked - torch.logsumexp(logits, dim=-1)  # [N, T]
+
+
+@dataclass
+class ForwardOutput:
+    """One forward pass over the concatenated batch (chosen rows first, then rejected).
+
+    logps ``[2B]`` summed completion log-probs; lengths ``[2B]`` completion token counts; logits
+    ``[2B, T-1, V]`` shifted so that ``logits[:, t]`` predicts ``input_ids[:, t+1]``; loss_mask
+    ``[2B, T-1]`` (completion tokens in the same shifted frame); hidden ``[2B, T, H]`` last hidden
+    state or None.
+    """
+
+    logps: torch.Tensor
+    lengths: torch.Tensor
+    logits: torch.Tensor
+    loss_mask: torch.Tensor
+    hidden: torch.Tensor | None
+
+
+def forward_logps(model: Any, batch: Mapping[str, torch.Tensor], output_hidden_states: bool = False
+                  ) -> ForwardOutput:
+    """Run ``model`` once on ``batch['input_ids']`` ``[2B, T]`` and sum completion log-probs."""
+    input_ids, attention_mask = batch["input_ids"], batch["attention_mask"]
+    out = model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=output_hidden_states,
+                use_cache=False)
+    logits = out.logits[:, :-1, :]  # [2B, T-1, V] predicts input_ids[:, 1:]
+    labels = input_ids[:, 1:]  # [2B, T-1]
+    loss_mask = batch["completion_mask"][:, 1:].to(torch.bool) & attention_mask[:, 1:].to(torch.bool)
+    per_token = token_logps(logits, labels)  # [2B, T-1]
+    per_token = torch.where(loss_mask, per_token, torch.zeros_like(per_token))
+    logps = per_token.sum(-1)  # [2B]
+    lengths = loss_mask.sum(-1)  # [2B]
+    hidden = out.hidden_states[-1] if output_hidden_states else None  # [2B, T, H]
+    return ForwardOutput(logps, lengths, logits, loss_mask, hidden)
+
+
+def sequence_logps(model: Any, batch: Mapping[str, torch.Tensor], average: bool = False) -> torch.Tensor:
+    """``[2B]`` summed (``average=True``: per-token mean) completion log-probs of a collated batch.
+
+    ``batch`` is a :class:`dpok_framework.data.PreferenceCollator` output (chosen rows first, then
+    rejected). Runs without gradient; the caller puts ``model`` on the batch's device.
+    """
+    with torch.no_grad():
+        out = forward_logps(model, batch)
+    if average:
+        return out.logps / out.lengths.clamp(min=1)
+    return out.logps
