@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from .bundled import bundled_dataset_path
 from .collator import PreferenceCollator
+from .embeddings import TextEmbeddings, compute_text_embeddings, dataset_fingerprint
 from .formats import FORMATS, detect_format
 from .loading import PairSplits, load_pairs, load_pairs_from, split_eval
 from .tokenize import TokenizationWarning, tokenize_pairs
 
-__all__ = ["FORMATS", "PairSplits", "PreferenceCollator", "TokenizationWarning", "bundled_dataset_path",
-           "detect_format", "load_pairs", "load_pairs_from", "split_eval", "tokenize_pairs"]
+__all__ = ["FORMATS", "PairSplits", "PreferenceCollator", "TextEmbeddings", "TokenizationWarning",
+           "bundled_dataset_path", "compute_text_embeddings", "dataset_fingerprint", "detect_format",
+           "load_pairs", "load_pairs_from", "split_eval", "tokenize_pairs"]

@@ -3,8 +3,10 @@
 from dpok_framework import hookimpl
 
 from .policy_hidden import PolicyHiddenEmbedder
+from .sentence_encoder import SentenceEncoderEmbedder
 
 
 @hookimpl
 def register_embedders(register):
     register(PolicyHiddenEmbedder)
+    register(SentenceEncoderEmbedder)
