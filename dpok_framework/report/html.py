@@ -56,9 +56,10 @@ def fmt(v: Any) -> str:
     return html.escape(str(v))
 
 
-def num_cell(v: Any) -> str:
+def num_cell(v: Any, attrs: str = "") -> str:
+    """A table cell; numbers get ``data-value`` (full precision) plus ``attrs`` (e.g. data-metric)."""
     if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return f'<td class="num" data-value="{v!r}">{fmt(v)}</td>'
+        return f'<td class="num"{attrs} data-value="{v!r}">{fmt(v)}</td>'
     if v is None:
         return '<td class="muted">-</td>'
     return f"<td>{html.escape(str(v))}</td>"
@@ -79,9 +80,11 @@ def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def kv_table(d: dict[str, Any], source: str) -> str:
-    rows = "".join(f'<tr data-metric="{html.escape(k)}" data-source="{source}"><th>{html.escape(k)}</th>'
-                   f"{num_cell(v)}</tr>" for k, v in d.items())
-    return f'<table data-table="{source}">{rows}</table>'
+    rows = []
+    for k, v in d.items():
+        attrs = f' data-metric="{html.escape(k)}" data-source="{source}"'
+        rows.append(f"<tr{attrs}><th>{html.escape(k)}</th>{num_cell(v, attrs)}</tr>")
+    return f'<table data-table="{source}">{"".join(rows)}</table>'
 
 
 class _Images:
