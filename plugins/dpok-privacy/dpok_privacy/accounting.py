@@ -16,6 +16,22 @@ from typing import Any, Iterator
 
 ACCOUNTANTS = ("rdp", "prv")
 
+#: RDP orders beyond Opacus' default grid (which stops at 63).  With q = 1 the RDP is a / (2 z^2) at any
+#: order, and the conversion term log(1/delta)/(a - 1) needs large orders to reach small epsilon: with the
+#: default grid alone, epsilon < ~0.25 at delta = 1e-6 cannot be certified at all.
+EXTRA_RDP_ORDERS = (64, 80, 96, 128, 160, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096, 8192)
+
+
+def rdp_orders() -> list[float]:
+    """The RDP orders we pass to Opacus: its ``DEFAULT_ALPHAS`` followed by :data:`EXTRA_RDP_ORDERS`."""
+    from opacus.accountants import RDPAccountant
+
+    return list(RDPAccountant.DEFAULT_ALPHAS) + list(EXTRA_RDP_ORDERS)
+
+
+def _epsilon_kwargs(mechanism: str) -> dict[str, Any]:
+    return {"alphas": rdp_orders()} if mechanism == "rdp" else {}
+
 
 @contextmanager
 def _quiet() -> Iterator[None]:
@@ -46,12 +62,13 @@ def epsilon_of(accountant: Any, delta: float) -> float:
     if not accountant.history:
         return 0.0
     with _quiet():
-        return float(accountant.get_epsilon(delta=delta))
+        return float(accountant.get_epsilon(delta=delta, **_epsilon_kwargs(accountant.mechanism())))
 
 
 def calibrate_noise_multiplier(epsilon: float, delta: float, releases: int, mechanism: str = "rdp",
                                sample_rate: float = 1.0, tolerance: float = 0.01) -> float:
-    """Opacus' ``get_noise_multiplier``: the z whose ``releases`` Gaussian releases spend at most ``epsilon``.
+    """Opacus' ``get_noise_multiplier``: the z whose ``releases`` Gaussian releases spend at most ``epsilon``
+    (RDP: over the orders :func:`rdp_orders`).
 
     Opacus bisects on z and returns the upper end of the bracket, so the spent epsilon is in
     ``(epsilon - tolerance, epsilon]``.
@@ -61,7 +78,8 @@ def calibrate_noise_multiplier(epsilon: float, delta: float, releases: int, mech
     with _quiet():
         try:
             return float(get_noise_multiplier(target_epsilon=epsilon, target_delta=delta, sample_rate=sample_rate,
-                                              steps=releases, accountant=mechanism, epsilon_tolerance=tolerance))
+                                              steps=releases, accountant=mechanism, epsilon_tolerance=tolerance,
+                                              **_epsilon_kwargs(mechanism)))
         except ValueError as exc:  # "The privacy budget is too low."
             raise ValueError(f"cannot calibrate noise for epsilon={epsilon:g}, delta={delta:g} over {releases} "
                              f"release(s): Opacus says {exc!s} Raise epsilon or delta, or plan fewer releases"

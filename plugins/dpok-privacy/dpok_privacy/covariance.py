@@ -50,6 +50,9 @@ class DPCovarianceParams(PrivacyParams):
                                                    "count/sum (larger b: less) against the second moment.")
     shrinkage: float = Field(0.05, ge=0.0, le=1.0, description="lam of the shrinkage towards tr(S)/d * I.")
     eig_floor: float = Field(1e-3, gt=0.0, le=1.0, description="Minimum eigenvalue as a fraction of clip^2/d.")
+    noise_multiplier: float | None = Field(None, gt=0.0, allow_inf_nan=False,
+                                           description="Use this z instead of calibrating it from (epsilon, "
+                                                       "releases); the accountant and the budget still apply.")
     calibration_tolerance: float = Field(0.01, gt=0.0, description="Absolute epsilon tolerance of Opacus' "
                                                                    "noise-multiplier bisection.")
     seed: int | None = Field(None, description="Seed of the noise generator, for tests only. Default: a private "
@@ -87,6 +90,9 @@ class DPCovariance(PrivacyWrapper):
         """z = noise std / sensitivity, from Opacus' ``get_noise_multiplier`` for the planned releases."""
         if self._noise_multiplier is None:
             p = self.params
+            if p.noise_multiplier is not None:
+                self._noise_multiplier = float(p.noise_multiplier)
+                return self._noise_multiplier
             self._noise_multiplier = calibrate_noise_multiplier(p.epsilon, p.delta, p.releases, p.accountant,
                                                                 tolerance=p.calibration_tolerance)
         return self._noise_multiplier
