@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping
 from ..errors import DataError
 from .chat import render_pair, require_chat_template
 from .implicit import split_messages, split_transcripts
-from .validation import (Message, RowError, check_messages, check_pair_text, require_field,
+from .validation import (Message, RowError, check_messages, check_pair_text, require_content, require_field,
                          require_messages, require_str)
 
 FORMATS = ("standard", "conversational", "implicit", "llamafactory")
@@ -56,8 +56,8 @@ def _standard(record: Mapping[str, Any], tokenizer: Any) -> tuple[str, str, str]
 
 def _conversational(record: Mapping[str, Any], tokenizer: Any) -> tuple[str, str, str]:
     prompt = require_messages(record, "prompt")
-    chosen = require_messages(record, "chosen")
-    rejected = require_messages(record, "rejected")
+    chosen = require_content(require_messages(record, "chosen"), "chosen")
+    rejected = require_content(require_messages(record, "rejected"), "rejected")
     if chosen == rejected:
         raise RowError("rejected", "is identical to 'chosen' (a preference pair needs two different "
                                    "completions)")
@@ -70,7 +70,7 @@ def _implicit(record: Mapping[str, Any], tokenizer: Any) -> tuple[str, str, str]
         if tokenizer is None or not getattr(tokenizer, "chat_template", None):
             raise RowError("chosen", "holds messages, which need a tokenizer with a chat template to render")
         prompt, c, r = split_messages(check_messages(chosen, "chosen"), check_messages(rejected, "rejected"))
-        return render_pair(tokenizer, prompt, c, r)
+        return render_pair(tokenizer, prompt, require_content(c, "chosen"), require_content(r, "rejected"))
     return split_transcripts(require_str(record, "chosen"), require_str(record, "rejected"))
 
 
@@ -99,9 +99,7 @@ def _llamafactory_completion(record: Mapping[str, Any], field: str) -> list[Mess
     if not turns:
         raise RowError(field, "is empty")
     msgs = [_sharegpt_turn(t, field, i if isinstance(value, list) else None) for i, t in enumerate(turns)]
-    if not any(m["content"].strip() for m in msgs):
-        raise RowError(field, "is empty")
-    return msgs
+    return require_content(msgs, field)
 
 
 def _llamafactory(record: Mapping[str, Any], tokenizer: Any) -> tuple[str, str, str]:

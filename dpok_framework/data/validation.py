@@ -69,6 +69,13 @@ def require_messages(record: Mapping[str, Any], field: str) -> list[Message]:
     return check_messages(require_field(record, field), field)
 
 
+def require_content(messages: list[Message], field: str) -> list[Message]:
+    """A completion's messages must say something: at least one non-blank ``content``."""
+    if not any(m["content"].strip() for m in messages):
+        raise RowError(field, "is empty")
+    return messages
+
+
 def check_pair_text(prompt: str, chosen: str, rejected: str) -> None:
     """Checks on the final strings: non-blank prompt and completions, chosen != rejected."""
     if not prompt.strip():
