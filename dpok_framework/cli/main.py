@@ -10,6 +10,7 @@ from .. import __version__
 from ..errors import DpokError
 from .config_cmd import config_group
 from .plugins_cmd import plugins_command
+from .select_cmd import select_command
 
 
 class DpokGroup(click.Group):
@@ -31,6 +32,7 @@ def cli() -> None:
 
 cli.add_command(plugins_command)
 cli.add_command(config_group)
+cli.add_command(select_command)
 
 
 def main() -> None:  # console-script target
