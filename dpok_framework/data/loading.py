@@ -102,9 +102,9 @@ def load_pairs_from(source: Any, format: str = "auto", on_invalid: str = "error"
         try:
             prompt, chosen, rejected = convert_record(record, fmt, tokenizer)
         except RowError as exc:
-            message = f"{label} row {row}: {exc} ({fmt} format)"
+            message = f"{label} row {row}: {exc}"
             if on_invalid == "error":
-                raise DataError(message + "; fix the row or set data.on_invalid: skip") from None
+                raise DataError(f"{message}; fix the row (read as {fmt} format) or set data.on_invalid: skip") from None
             reasons.append(message)
             continue
         cols["prompt"].append(prompt)
