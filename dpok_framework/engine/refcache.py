@@ -31,7 +31,7 @@ def data_fingerprint(ds) -> str:
         if col not in ds.column_names:
             continue
         h.update(col.encode())
-        h.update(json.dumps(ds[col], separators=(",", ":")).encode())
+        h.update(json.dumps(list(ds[col]), separators=(",", ":")).encode())  # datasets>=4: a Column
     return h.hexdigest()
 
 
