@@ -145,14 +145,17 @@ def split_eval(ds: datasets.Dataset, fraction: float, seed: int) -> tuple[datase
 def load_pairs(data_config: Any, tokenizer: Any = None) -> PairSplits:
     """Load train/eval pairs as configured by the ``data:`` section (:class:`~dpok_framework.config.DataConfig`).
 
-    ``data.train`` None loads the bundled HH-RLHF harmless-base subset.  Without ``data.eval``,
+    ``data.train`` None loads the bundled HH-RLHF harmless-base subset (implicit format).  Without ``data.eval``,
     ``data.eval_fraction`` of the train rows are held out (seeded by ``data.seed``).  ``data.max_samples``
     caps the valid rows read from each source (before the split).
     """
     cfg = data_config
-    train_src = cfg.train if cfg.train is not None else bundled_dataset_path()
-    train = load_pairs_from(train_src, format=cfg.format, on_invalid=cfg.on_invalid, tokenizer=tokenizer,
-                            max_samples=cfg.max_samples)
+    if cfg.train is None:  # the bundled subset is implicit-format whatever data.format says about user files
+        train = load_pairs_from(bundled_dataset_path(), format="implicit", on_invalid=cfg.on_invalid,
+                                max_samples=cfg.max_samples)
+    else:
+        train = load_pairs_from(cfg.train, format=cfg.format, on_invalid=cfg.on_invalid, tokenizer=tokenizer,
+                                max_samples=cfg.max_samples)
     if cfg.eval is not None:
         ev = load_pairs_from(cfg.eval, format=cfg.format, on_invalid=cfg.on_invalid, tokenizer=tokenizer,
                              max_samples=cfg.max_samples)

@@ -73,6 +73,8 @@ def test_bundled_default_dataset_and_seeded_split():
     assert sorted(rows) == list(range(400))
     assert a.train["row"][:] == sorted(a.train["row"][:])  # source order kept
     assert max(len(x) for x in a.train["prompt"]) < 500
+    # data.format describes user files; the bundled subset is always read as implicit
+    assert load_pairs(DataConfig(format="standard", max_samples=10)).format == "implicit"
 
 
 def test_load_pairs_eval_file_max_samples_and_no_eval(tmp_path):
