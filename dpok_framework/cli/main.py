@@ -8,8 +8,11 @@ import click
 
 from .. import __version__
 from ..errors import DpokError
+from .analyze_cmd import analyze_command
 from .config_cmd import config_group
+from .eval_cmd import eval_command
 from .plugins_cmd import plugins_command
+from .report_cmd import report_command
 from .select_cmd import select_command
 
 
@@ -32,6 +35,9 @@ def cli() -> None:
 
 cli.add_command(plugins_command)
 cli.add_command(config_group)
+cli.add_command(eval_command)
+cli.add_command(analyze_command)
+cli.add_command(report_command)
 cli.add_command(select_command)
 
 
