@@ -10,6 +10,7 @@ privacy-loss distributions numerically and is tighter (close to the exact Gaussi
 from __future__ import annotations
 
 import copy
+import functools
 import warnings
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -65,10 +66,11 @@ def epsilon_of(accountant: Any, delta: float) -> float:
         return float(accountant.get_epsilon(delta=delta, **_epsilon_kwargs(accountant.mechanism())))
 
 
+@functools.lru_cache(maxsize=256)
 def calibrate_noise_multiplier(epsilon: float, delta: float, releases: int, mechanism: str = "rdp",
                                sample_rate: float = 1.0, tolerance: float = 0.01) -> float:
     """Opacus' ``get_noise_multiplier``: the z whose ``releases`` Gaussian releases spend at most ``epsilon``
-    (RDP: over the orders :func:`rdp_orders`).
+    (RDP: over the orders :func:`rdp_orders`).  A pure function of its arguments, so results are cached.
 
     Opacus bisects on z and returns the upper end of the bracket, so the spent epsilon is in
     ``(epsilon - tolerance, epsilon]``.
