@@ -61,7 +61,7 @@ class HMKKernel(Kernel):
             "spectral": SpectralKernel(p.spectral), "mahalanobis": MahalanobisKernel(p.mahalanobis)})
         for key, init in (("group_logits", p.group_logits), ("local_logits", p.local_logits),
                           ("global_logits", p.global_logits)):
-            t = torch.tensor(init)
+            t = torch.tensor(init, dtype=torch.float64)
             if p.learn_weights:
                 setattr(self, key, torch.nn.Parameter(t))
             else:

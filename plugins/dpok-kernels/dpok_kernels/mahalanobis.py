@@ -54,7 +54,8 @@ class MahalanobisKernel(Kernel):
         self.register_buffer("chol", None)  # [d, d] lower Cholesky factor of S, float64
         self.register_buffer("mean", None)  # [d] embedding mean (informational; K is shift-invariant)
         bw = self.params.bandwidth
-        self.register_buffer("log_bandwidth", torch.tensor(0.0 if bw == "median" else math.log(bw)))
+        self.register_buffer("log_bandwidth", torch.tensor(0.0 if bw == "median" else math.log(bw),
+                                                        dtype=torch.float64))
         self.covariance_fixed = False  # True after set_covariance(): fit() must not overwrite S
         self.shrinkage_used: float | None = None
         self._bandwidth_fitted = bw != "median"

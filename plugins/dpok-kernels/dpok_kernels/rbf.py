@@ -39,7 +39,7 @@ class RBFKernel(Kernel):
     def __init__(self, params: RBFParams | None = None, **kwargs) -> None:
         super().__init__(params, **kwargs)
         sigma = self.params.sigma
-        log_sigma = torch.tensor(0.0 if sigma == "median" else math.log(sigma))
+        log_sigma = torch.tensor(0.0 if sigma == "median" else math.log(sigma), dtype=torch.float64)
         if self.params.learnable:
             self.log_sigma = torch.nn.Parameter(log_sigma)
         else:

@@ -50,10 +50,11 @@ class SpectralKernel(Kernel):
     def __init__(self, params: SpectralParams | None = None, **kwargs) -> None:
         super().__init__(params, **kwargs)
         p = self.params
-        w = torch.tensor(p.weights if p.weights is not None else [1.0] * len(p.bandwidths))
+        init = p.weights if p.weights is not None else [1.0] * len(p.bandwidths)
+        w = torch.tensor(init, dtype=torch.float64)  # [K]; hyper-parameters live in float64, cast at use
         theta = (w / w.sum()).log()  # [K] logits whose softmax is the normalised initial weights
         unit = 1.0 if p.scale == "median" else float(p.scale)
-        log_bw = torch.tensor([math.log(b * unit) for b in p.bandwidths])  # [K]
+        log_bw = torch.tensor([math.log(b * unit) for b in p.bandwidths], dtype=torch.float64)  # [K]
         if p.learnable:
             self.weight_logits = torch.nn.Parameter(theta)
             self.log_bandwidths = torch.nn.Parameter(log_bw)
@@ -68,7 +69,8 @@ class SpectralKernel(Kernel):
         if self.params.scale == "median":
             med = median_distance(e, self.name)
             with torch.no_grad():
-                self.log_bandwidths.copy_(torch.tensor([math.log(b * med) for b in self.params.bandwidths]))
+                self.log_bandwidths.copy_(torch.tensor([math.log(b * med) for b in self.params.bandwidths],
+                                                     dtype=torch.float64))
             self.fitted = True
         return self
 
