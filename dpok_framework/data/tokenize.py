@@ -7,7 +7,8 @@ For each row (``P`` = prompt ids, ``C`` = completion ids, ``L`` = ``max_length``
 2. ``C`` comes from tokenising ``prompt + completion`` jointly and cutting off ``P``; when ``P`` is not a
    prefix of the joint ids (the tokenizer merged tokens across the boundary) the row is counted, one
    :class:`TokenizationWarning` names such rows, and ``C = tok(completion)`` is used instead.
-3. EOS is appended to ``C`` when the tokenizer has one (and ``C`` does not already end with it).
+3. EOS is appended to ``C`` when the tokenizer has one, unless ``C`` already ends with it, possibly followed
+   by whitespace (a chat template's end of turn, e.g. ``<|im_end|>\n``).
 4. ``P`` is truncated to ``min(max_prompt_length, L - 1)`` tokens: ``keep_end`` keeps the last tokens
    (the question nearest the answer), ``keep_start`` the first; a leading BOS always stays.
 5. ``C`` is truncated (keeping its start) to ``L - len(P)`` tokens, so ``len(P) + len(C) <= L`` and every
@@ -43,6 +44,15 @@ def adds_bos(tokenizer: Any) -> bool:
     with_special = tokenizer("a", add_special_tokens=True)["input_ids"]
     without = tokenizer("a", add_special_tokens=False)["input_ids"]
     return len(with_special) > len(without) and with_special[0] == bos
+
+
+def ends_turn(tokenizer: Any, ids: list[int], eos: int) -> bool:
+    """Whether ``ids`` already end with EOS, possibly followed by whitespace-only tokens (a chat template's
+    end of turn such as ``<|im_end|>\n``)."""
+    if eos not in ids[-4:]:
+        return False
+    last = len(ids) - 1 - ids[::-1].index(eos)
+    return last == len(ids) - 1 or not tokenizer.decode(ids[last + 1:]).strip()
 
 
 def _tok(tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
@@ -114,7 +124,7 @@ def tokenize_pairs(ds: datasets.Dataset, tokenizer: Any, data_config: Any = None
         pair = []
         for key in ("chosen", "rejected"):
             c = completions[key][i]
-            if eos is not None and (not c or c[-1] != eos):
+            if eos is not None and not ends_turn(tokenizer, c, eos):
                 c = c + [eos]
             if not c:
                 raise DataError(f"row {rows[i]}: field {key!r} tokenises to no tokens and the tokenizer has no "

@@ -37,7 +37,7 @@ def word_tokenizer(bos: bool = True, eos: bool = True, chat: bool = True) -> Pre
 
 def merging_tokenizer() -> PreTrainedTokenizerFast:
     """Character BPE with the merge a+b -> ab and no pre-tokenizer: prompt "a" + completion "b" merges."""
-    vocab = {"<pad>": 0, "</s>": 1, "a": 2, "b": 3, "c": 4, "ab": 5}
+    vocab = {"<pad>": 0, "</s>": 1, "a": 2, "b": 3, "c": 4, "ab": 5, "\n": 6}
     tok = Tokenizer(models.BPE(vocab=vocab, merges=[("a", "b")]))
     return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>")
 

@@ -47,6 +47,14 @@ def test_eos_not_doubled_when_completion_ends_with_it():
     assert ex["chosen_input_ids"] == [ID["good"], EOS]
 
 
+def test_eos_not_appended_after_a_template_end_of_turn():
+    tok = merging_tokenizer()  # EOS "</s>" = 1, "\n" = 6
+    rows = [{"prompt": "c", "chosen": "b</s>\n", "rejected": "b\n"}]
+    ex = tokenize_pairs(load_pairs_from(rows).train, tok, DataConfig(max_length=16, max_prompt_length=8))[0]
+    assert ex["chosen_input_ids"] == [3, 1, 6]  # the turn already ended: kept as rendered
+    assert ex["rejected_input_ids"] == [3, 6, 1]
+
+
 def test_truncation_keep_end_keeps_bos_and_last_prompt_tokens():
     words = "hello how are you the world"  # 6 words + BOS = 7 prompt tokens
     ex = _one(words, " fine thanks good", " bad", max_length=6, max_prompt_length=4, truncation_mode="keep_end")
