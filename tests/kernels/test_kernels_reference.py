@@ -200,3 +200,18 @@ def test_any_embedding_dim(registry, points, name):
         kernel = registry.build("kernel", name).fit(x)
         assert kernel.pairwise(x[:3], x[3:8]).shape == (3, 5)
         assert kernel.log_paired(x[:4], x[4:8]).shape == (4,)
+
+
+@pytest.mark.parametrize("name", FIRST_PARTY)
+def test_fitted_kernel_survives_a_state_dict_round_trip(registry, points, name):
+    """Engine checkpoints: a fresh kernel with the same params loads a fitted one's state and agrees."""
+    x = points(40, 6, 0).abs()
+    fitted = registry.build("kernel", name).fit(x)
+    if name == "hmk":
+        fitted.set_covariance(torch.eye(6) * 2.0)
+    fresh = registry.build("kernel", name)
+    fresh.load_state_dict(fitted.state_dict())
+    torch.testing.assert_close(fresh.log_paired(x[:5], x[5:10]), fitted.log_paired(x[:5], x[5:10]))
+    torch.testing.assert_close(fresh.pairwise(x[:3], x[3:7]), fitted.pairwise(x[:3], x[3:7]))
+    if name == "hmk":
+        assert fresh.members["mahalanobis"].covariance_fixed

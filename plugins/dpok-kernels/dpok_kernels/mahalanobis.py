@@ -90,6 +90,23 @@ class MahalanobisKernel(Kernel):
             self._bandwidth_fitted = True
         return self
 
+    # checkpointing: flags travel as extra state; the lazily-sized buffers are allocated before loading
+    def get_extra_state(self) -> dict:
+        return {"covariance_fixed": self.covariance_fixed, "bandwidth_fitted": self._bandwidth_fitted,
+                "shrinkage_used": self.shrinkage_used}
+
+    def set_extra_state(self, state: dict) -> None:
+        self.covariance_fixed = bool(state["covariance_fixed"])
+        self._bandwidth_fitted = bool(state["bandwidth_fitted"])
+        self.shrinkage_used = state["shrinkage_used"]
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        for key in ("chol", "mean"):
+            t = state_dict.get(prefix + key)
+            if t is not None and (getattr(self, key) is None or getattr(self, key).shape != t.shape):
+                setattr(self, key, torch.empty_like(t))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def covariance(self) -> torch.Tensor:
         """``[d, d]`` the S in use (L L^T)."""
         self._check_fitted()

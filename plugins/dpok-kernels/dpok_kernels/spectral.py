@@ -74,6 +74,13 @@ class SpectralKernel(Kernel):
             self.fitted = True
         return self
 
+    # the fitted flag travels with state_dict(), so a checkpointed kernel reloads ready to use
+    def get_extra_state(self) -> dict:
+        return {"fitted": self.fitted}
+
+    def set_extra_state(self, state: dict) -> None:
+        self.fitted = bool(state["fitted"])
+
     def _check_fitted(self) -> None:
         if not self.fitted:
             raise RuntimeError("spectral kernel: scale='median' is estimated by kernel.fit(embeddings); call "
