@@ -59,6 +59,7 @@ class MahalanobisKernel(Kernel):
         self.covariance_fixed = False  # True after set_covariance(): fit() must not overwrite S
         self.shrinkage_used: float | None = None
         self._bandwidth_fitted = bw != "median"
+        self._chol_cache: tuple | None = None
 
     # -- data-dependent set-up ------------------------------------------------------------
     def set_covariance(self, cov: torch.Tensor, mean: torch.Tensor | None = None) -> "MahalanobisKernel":
@@ -126,8 +127,15 @@ class MahalanobisKernel(Kernel):
         """``[n, d]`` rows L^-1 x_i, so ||L^-1 (x - y)||^2 = (x - y)^T S^-1 (x - y)."""
         if self.chol is None:
             raise RuntimeError("mahalanobis kernel: no covariance yet; call fit() or set_covariance() first")
-        chol = self.chol.to(device=x.device, dtype=x.dtype)  # [d, d]
-        return torch.linalg.solve_triangular(chol, x.T, upper=False).T  # [d, d] \ [d, n] -> [n, d]
+        return torch.linalg.solve_triangular(self._chol_like(x), x.T, upper=False).T  # [d,d] \ [d,n] -> [n,d]
+
+    def _chol_like(self, x: torch.Tensor) -> torch.Tensor:
+        """L in the dtype/device of ``x``, cached so the per-step path does not re-copy d^2 values."""
+        key = (x.device, x.dtype, self.chol._version)
+        c = self._chol_cache
+        if c is None or c[0] is not self.chol or c[1] != key:  # c[0] holds the source: no id reuse
+            c = self._chol_cache = (self.chol, key, self.chol.to(device=x.device, dtype=x.dtype))
+        return c[2]
 
     def _inv_two_h2(self, x: torch.Tensor) -> torch.Tensor:
         return 0.5 * torch.exp(-2.0 * self.log_bandwidth.to(x))  # scalar 1 / (2 h^2)
