@@ -7,7 +7,9 @@ With landmarks Z = {z_1..z_m} drawn from the data, K_ZZ = U diag(lam) U^T (eigen
 
 so phi(x) . phi(y) = k_Z(x)^T K_ZZ^+ k_Z(y): exact on the landmarks, PSD, and the residual
 K - K_nystrom is PSD.  Landmarks are a prefix of one seeded permutation, so sets for growing m are
-nested and the error (trace or spectral norm of the residual) never increases with m.
+nested and the error (trace or spectral norm of the residual) never increases with m.  Kernel
+values are computed in float64 whatever the input dtype (the K_ZZ^-1/2 factor amplifies rounding
+noise of small eigenvalues); features are returned in the input dtype.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class Nystrom(FeatureMap):
             raise ValueError(f"Nystrom.fit: expected a non-empty [n, d] tensor, got {shape}")
         n = x.shape[0]
         perm = torch.randperm(n, generator=self._generator())[: min(self.num_landmarks, n)]  # [m]
-        z = x.detach()[perm.to(x.device)]  # [m, dim]
+        z = x.detach()[perm.to(x.device)].to(torch.float64)  # [m, dim]
         with torch.no_grad():
             kzz = self.kernel.pairwise(z, z).to(torch.float64)  # [m, m]
             kzz = 0.5 * (kzz + kzz.T)
@@ -59,5 +61,5 @@ class Nystrom(FeatureMap):
     def transform(self, x: torch.Tensor) -> torch.Tensor:
         """``[n, r]`` features phi(x) in the dtype/device of ``x``."""
         self._check_ready(x)
-        kxz = self.kernel.pairwise(x, self.landmarks.to(device=x.device, dtype=x.dtype))  # [n, m]
-        return kxz @ self.projection.to(device=x.device, dtype=x.dtype)  # [n, m] @ [m, r] -> [n, r]
+        kxz = self.kernel.pairwise(x.to(torch.float64), self.landmarks.to(x.device))  # [n, m] float64
+        return (kxz @ self.projection.to(x.device)).to(x.dtype)  # [n, m] @ [m, r] -> [n, r]

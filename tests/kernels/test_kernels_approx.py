@@ -138,3 +138,13 @@ def test_large_d_rff_for_mahalanobis_uses_the_covariance(points):
     euclid = RBFKernel().fit(x).pairwise(x, x)
     assert _rel_err(approx, euclid) > 0.1
     assert math.isfinite(float(approx.sum()))
+
+
+def test_nystrom_float32_inputs_stay_accurate(points):
+    """Kernel values are taken in float64 inside Nystrom, so float32 inputs do not blow up K_ZZ^-1/2."""
+    x = points(200, 5, 4).float()
+    kernel = RBFKernel().fit(x)
+    exact = kernel.pairwise(x.double(), x.double())
+    approx = Nystrom(kernel, 200, seed=0).fit(x).pairwise(x, x)
+    assert approx.dtype == torch.float32
+    assert _rel_err(approx.double(), exact) < 1e-5
