@@ -32,19 +32,32 @@ class ForwardOutput:
     logps ``[2B]`` summed completion log-probs; lengths ``[2B]`` completion token counts; logits
     ``[2B, T-1, V]`` shifted so that ``logits[:, t]`` predicts ``input_ids[:, t+1]``; loss_mask
     ``[2B, T-1]`` (completion tokens in the same shifted frame); hidden ``[2B, T, H]`` last hidden
-    state or None.
+    state or None. ``logits`` is None when the caller passed ``need_logits=False`` and the fast path ran.
     """
 
     logps: torch.Tensor
     lengths: torch.Tensor
-    logits: torch.Tensor
+    logits: torch.Tensor | None
     loss_mask: torch.Tensor
     hidden: torch.Tensor | None
 
 
-def forward_logps(model: Any, batch: Mapping[str, torch.Tensor], output_hidden_states: bool = False
-                  ) -> ForwardOutput:
-    """Run ``model`` once on ``batch['input_ids']`` ``[2B, T]`` and sum completion log-probs."""
+def forward_logps(model: Any, batch: Mapping[str, torch.Tensor], output_hidden_states: bool = False,
+                  need_logits: bool = True) -> ForwardOutput:
+    """Run ``model`` once on ``batch['input_ids']`` ``[2B, T]`` and sum completion log-probs.
+
+    ``need_logits=False`` (callers that only need log-probs/hidden states): the LM head runs on the
+    completion positions only, chunked, without a ``[2B, T, V]`` logits tensor
+    (:mod:`dpok_framework.engine.fused_logps`); ``logits`` is then None. Models it does not cover fall
+    back to this full path.
+    """
+    if not need_logits:
+        from .fused_logps import completion_logps, fused_supported
+
+        parts = fused_supported(model, batch)
+        if parts is not None:
+            logps, lengths, loss_mask, hidden = completion_logps(*parts, batch, output_hidden_states)
+            return ForwardOutput(logps, lengths, None, loss_mask, hidden)
     input_ids, attention_mask = batch["input_ids"], batch["attention_mask"]
     out = model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=output_hidden_states,
                 use_cache=False)
@@ -66,7 +79,7 @@ def sequence_logps(model: Any, batch: Mapping[str, torch.Tensor], average: bool 
     rejected). Runs without gradient; the caller puts ``model`` on the batch's device.
     """
     with torch.no_grad():
-        out = forward_logps(model, batch)
+        out = forward_logps(model, batch, need_logits=False)
     if average:
         return out.logps / out.lengths.clamp(min=1)
     return out.logps
