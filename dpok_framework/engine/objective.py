@@ -87,7 +87,8 @@ class DpoKernelsObjective(torch.nn.Module):
 
     def forward(self, batch: Mapping[str, torch.Tensor], ref: ReferenceOutput,
                 embeddings: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> ObjectiveOutput:
-        out = forward_logps(self.policy, batch, output_hidden_states=self.needs_hidden)
+        out = forward_logps(self.policy, batch, output_hidden_states=self.needs_hidden,
+                            need_logits=self.needs_ref_logits)  # logits only for the explicit penalty
         B = out.logps.shape[0] // 2
         ref_logps = ref.logps.to(out.logps.dtype)
         r = out.logps - ref_logps  # [2B] log pi - log pi_ref
