@@ -120,13 +120,15 @@ class DPCovariance(PrivacyWrapper):
         if self.ledger.exceeds(after):
             self.refused += 1
             p = self.params
+            more_noise = (f"raise privacy.params.noise_multiplier (currently {z:g})" if p.noise_multiplier is not None
+                          else f"set privacy.params.releases to the number of releases you need (currently "
+                               f"{p.releases}) so each one is calibrated with more noise")
             raise PrivacyBudgetExceeded(
                 f"privacy budget exhausted: covariance release #{len(self.releases) + 1} would raise epsilon from "
                 f"{self.ledger.epsilon():.4g} to {after:.4g} (delta={p.delta:g}), past the budget "
                 f"{'privacy.max_epsilon' if p.max_epsilon is not None else 'privacy.epsilon'}={p.budget:g}. Nothing "
                 f"was released or charged. Raise privacy.max_epsilon, re-estimate the covariance less often, or "
-                f"set privacy.params.releases to the number of releases you need (currently {p.releases}) so each "
-                f"one is calibrated with more noise")
+                f"{more_noise}")
         t = self.statistic(x)                                         # [d+1, d+1] float64
         t_noisy = t + symmetric_gaussian(d + 1, self.noise_std(k), self._generator, t.device)
         del t
