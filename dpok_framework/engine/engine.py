@@ -129,7 +129,10 @@ class Engine:
         mp = t.mixed_precision
         if mp == "fp16" and not torch.cuda.is_available():
             raise ConfigError("training.mixed_precision: fp16 needs a CUDA GPU; use bf16 or no on this machine")
+        # without a GPU, tell Accelerate explicitly: only then does torchrun give MULTI_CPU (gloo) processes
+        no_gpu = not torch.cuda.is_available() and not (hasattr(torch, "xpu") and torch.xpu.is_available())
         accelerator = Accelerator(
+            cpu=no_gpu and not torch.backends.mps.is_available(),
             gradient_accumulation_steps=t.gradient_accumulation_steps, mixed_precision=mp,
             log_with=t.report_to or None, project_dir=str(self.run_dir),
             dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=t.seed),
@@ -193,6 +196,7 @@ class Engine:
         logger.info("data: %d train pairs, %d held-out, %d skipped", len(train_ds),
                     0 if eval_ds is None else len(eval_ds), splits.skipped)
         objective = build_objective(cfg, registry, policy)
+        core = objective  # the unwrapped module (``objective`` becomes the prepared/DDP wrapper below)
         if reference is not None:
             reference.to(device)
         lora = cfg.model.lora is not None
@@ -201,17 +205,17 @@ class Engine:
         def live_reference(batch: dict) -> ReferenceOutput:
             with torch.no_grad(), accelerator.autocast():
                 if lora:
-                    base = accelerator.unwrap_model(objective).policy
+                    base = core.policy
                     with base.disable_adapter():
                         out = _ref_forward(base, batch)
                 else:
                     out = _ref_forward(reference, batch)
-            return ReferenceOutput(out.logps.detach(), out.logits.detach() if objective.needs_ref_logits else None)
+            return ReferenceOutput(out.logps.detach(), out.logits.detach() if core.needs_ref_logits else None)
 
         def initial_model():  # the un-trained policy, also after a resume (kernel refit is then identical)
             if reference is not None and cfg.model.reference is None:
                 return reference
-            return accelerator.unwrap_model(objective).policy if lora else policy
+            return core.policy
 
         # -- frozen text embeddings (row ids are per split: separate tables) -----------------
         text_tables: dict[str, TextEmbeddingTable] = {}
