@@ -41,8 +41,7 @@ def validate_components(config: RunConfig, registry: Registry, source: str | Non
     if d.penalty is not None and d.penalty.name != AUTO:
         check("divergence", d.penalty, "divergence.penalty")
     if config.privacy is not None:
-        check("privacy_wrapper", {"name": config.privacy.wrapper, "params": config.privacy.params},
-              "privacy.wrapper")
+        check("privacy_wrapper", config.privacy.wrapper_spec(), "privacy")  # what build_privacy_wrapper builds
     if problems:
         where = f" in {source}" if source else ""
         raise ConfigError(f"invalid configuration{where}:\n  " + "\n  ".join(problems))

@@ -73,3 +73,16 @@ def test_every_registered_wrapper_builds_with_defaults(registry):
         w = cls()
         assert isinstance(w.params, PrivacyParams), name
         assert w.spent() == (0.0, 0.0)
+
+
+def test_dpok_config_validate_checks_the_built_wrapper_params(tmp_path):
+    from click.testing import CliRunner
+
+    from dpok_framework.cli.main import cli
+
+    path = tmp_path / "c.yaml"
+    path.write_text("kernel: {name: mahalanobis, gamma: 0.5}\n"
+                    "privacy: {wrapper: dp_covariance, epsilon: 1, delta: 1.0e-6, params: {releases: 0}}\n")
+    result = CliRunner().invoke(cli, ["config", "validate", str(path)])
+    assert result.exit_code == 2
+    assert "privacy.params.releases: Input should be greater than or equal to 1" in result.output
