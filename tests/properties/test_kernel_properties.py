@@ -116,12 +116,18 @@ def check_log_far_apart(kernel: Kernel, x: torch.Tensor) -> None:
         return
     spread = float((x - x.mean(0)).norm(dim=-1).max()) + 1.0
     far = x + 1e4 * spread * torch.ones_like(x) / math.sqrt(x.shape[1])
-    for dtype in (torch.float32, torch.float64):
+    ref = None
+    for dtype in (torch.float64, torch.float32):
         a, b = x.to(dtype), far.to(dtype)
-        lp = kernel.log_paired(a, b)
-        assert bool(torch.isfinite(lp).all()), f"{kernel.name}: log_paired not finite far apart ({dtype}): {lp}"
-        lr = kernel.log_ratio(a, a, b)
-        assert bool(torch.isfinite(lr).all()), f"{kernel.name}: log_ratio not finite far apart ({dtype})"
+        with torch.no_grad():
+            lp, lr = kernel.log_paired(a, b), kernel.log_ratio(a, a, b)
+        if ref is None:
+            ref = lp
+            ok = torch.ones_like(lp, dtype=torch.bool)
+        else:  # float32 must be finite wherever the float64 value is representable in float32
+            ok = ref.abs() < 0.01 * torch.finfo(dtype).max
+        assert bool(torch.isfinite(lp[ok]).all()), f"{kernel.name}: log_paired not finite far apart ({dtype}): {lp}"
+        assert bool(torch.isfinite(lr[ok]).all()), f"{kernel.name}: log_ratio not finite far apart ({dtype})"
 
 
 def check_approximations_psd(kernel: Kernel, x: torch.Tensor) -> None:

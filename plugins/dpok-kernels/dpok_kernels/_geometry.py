@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Callable
 
 import torch
 
@@ -11,28 +12,38 @@ import torch
 MAX_MEDIAN_POINTS = 2048
 
 
-def sq_dist_pairwise(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """``[n, m]`` squared Euclidean distances ||x_i - y_j||^2 (>= 0), accurate at every scale.
+def sq_dist_pairwise(x: torch.Tensor, y: torch.Tensor,
+                     transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    """``[n, m]`` squared distances ||T(x_i - y_j)||^2 (>= 0) for a linear map T (default identity),
+    accurate at every scale.
 
-    One matmul on centred inputs, ||x||^2 + ||y||^2 - 2 x.y; entries where that expansion cancels
-    (d2 < 1e-2 (||x_i||^2 + ||y_j||^2): near-duplicates, distances far below the spread) are recomputed
-    from the differences x_i - y_j of the raw inputs (in chunks), exactly as :func:`sq_dist_paired`
-    does, so ``pairwise`` and ``paired`` agree.  The remaining entries carry a relative error below
-    ~100 eps.  Differentiable everywhere, unlike ``cdist``'s sqrt at 0.
+    One matmul on a = T(x - c), b = T(y - c) (c the mean of x): ||a||^2 + ||b||^2 - 2 a.b; entries where that expansion cancels
+    (d2 < 1e-2 (||a_i||^2 + ||b_j||^2): near-duplicates, distances far below the spread) are recomputed
+    as ||T(x_i - y_j)||^2 from the raw inputs (in chunks), exactly as the paired forms do, so
+    ``pairwise`` and ``paired`` agree.  The remaining entries carry a relative error below ~100 eps.
+    Differentiable everywhere, unlike ``cdist``'s sqrt at 0.
     """
-    center = x.detach().mean(0)  # [d]; distances are shift-invariant, centring shrinks the norms
-    xc, yc = x - center, y - center  # [n, d], [m, d]
-    xx = (xc * xc).sum(-1)  # [n]
-    yy = (yc * yc).sum(-1)  # [m]
-    norms = xx[:, None] + yy[None, :]  # [n, m]
-    d2 = (norms - 2.0 * (xc @ yc.T)).clamp_min(0.0)  # [n, m]
+    # distances are shift-invariant: centre the raw inputs first (before T, so T never sees the large
+    # common offset) to shrink the norms the expansion subtracts
+    center = x.detach().mean(0)  # [d]
+    a, b = x - center, y - center  # [n, d], [m, d]
+    if transform is not None:
+        a, b = transform(a), transform(b)  # [n, k], [m, k]
+    aa = (a * a).sum(-1)  # [n]
+    bb = (b * b).sum(-1)  # [m]
+    norms = aa[:, None] + bb[None, :]  # [n, m]
+    d2 = (norms - 2.0 * (a @ b.T)).clamp_min(0.0)  # [n, m]
     with torch.no_grad():
         i, j = (d2 < _CANCEL * norms).nonzero(as_tuple=True)  # [p], [p]
     if i.numel() == 0:
         return d2
-    exact = torch.cat([sq_dist_paired(x[i[s:s + _CHUNK]], y[j[s:s + _CHUNK]])
-                       for s in range(0, i.numel(), _CHUNK)])  # [p]
-    return d2.index_put((i, j), exact)
+    chunks = []
+    for s in range(0, i.numel(), _CHUNK):
+        diff = x[i[s:s + _CHUNK]] - y[j[s:s + _CHUNK]]  # [c, d]
+        if transform is not None:
+            diff = transform(diff)
+        chunks.append((diff * diff).sum(-1))  # [c]
+    return d2.index_put((i, j), torch.cat(chunks))
 
 
 _CANCEL = 1e-2

@@ -144,7 +144,7 @@ class MahalanobisKernel(Kernel):
     def pairwise(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         check_pair(self.name, x, y, paired=False)
         self._check_fitted(x)
-        return torch.exp(-sq_dist_pairwise(self.whiten(x), self.whiten(y)) * self._inv_two_h2(x))  # [n, m]
+        return torch.exp(-sq_dist_pairwise(x, y, self.whiten) * self._inv_two_h2(x))  # [n, m]
 
     def log_paired(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         check_pair(self.name, x, y, paired=True)
