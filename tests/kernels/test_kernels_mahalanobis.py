@@ -121,3 +121,15 @@ def test_float32_inputs_and_gradcheck(points):
     x.requires_grad_(), y.requires_grad_()
     assert torch.autograd.gradcheck(k.log_paired, (x, y))
     assert torch.autograd.gradcheck(k.pairwise, (x, y))
+
+
+def test_median_bandwidth_follows_the_covariance_in_either_order(points):
+    """The engine fits first and installs the DP covariance after; the result equals the other order."""
+    e = _correlated(points, 100, 3)
+    cov = torch.tensor([[3.0, 0.5, 0.0], [0.5, 1.0, 0.0], [0.0, 0.0, 0.2]], dtype=torch.float64)
+    fit_then_set = MahalanobisKernel(bandwidth="median").fit(e).set_covariance(cov)
+    set_then_fit = MahalanobisKernel(bandwidth="median").set_covariance(cov).fit(e)
+    assert float(fit_then_set.log_bandwidth) == pytest.approx(float(set_then_fit.log_bandwidth), rel=1e-12)
+    x, y = points(4, 3, 1), points(4, 3, 2)
+    torch.testing.assert_close(fit_then_set.log_paired(x, y), set_then_fit.log_paired(x, y))
+    assert "_median_sample" not in "".join(fit_then_set.state_dict())  # fit rows are never checkpointed

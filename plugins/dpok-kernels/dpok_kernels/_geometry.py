@@ -82,6 +82,15 @@ def check_embeddings(name: str, embeddings: torch.Tensor) -> torch.Tensor:
     return e
 
 
+def median_subsample(points: torch.Tensor) -> torch.Tensor:
+    """The (at most :data:`MAX_MEDIAN_POINTS`) rows the median heuristic looks at: a fixed, seeded subsample."""
+    n = points.shape[0]
+    if n <= MAX_MEDIAN_POINTS:
+        return points
+    g = torch.Generator().manual_seed(0)
+    return points[torch.randperm(n, generator=g)[:MAX_MEDIAN_POINTS].to(points.device)]
+
+
 def median_distance(points: torch.Tensor, name: str) -> float:
     """Median heuristic: the median of ||p_i - p_j|| over pairs i < j of ``points [N, d]`` (float64).
 
@@ -89,11 +98,8 @@ def median_distance(points: torch.Tensor, name: str) -> float:
     points) the mean of the positive distances is used; with no positive distance at all (one point,
     or all identical) it returns 1.0 and warns.
     """
+    points = median_subsample(points)
     n = points.shape[0]
-    if n > MAX_MEDIAN_POINTS:
-        g = torch.Generator().manual_seed(0)
-        points = points[torch.randperm(n, generator=g)[:MAX_MEDIAN_POINTS].to(points.device)]
-        n = MAX_MEDIAN_POINTS
     if n >= 2:
         iu = torch.triu_indices(n, n, offset=1, device=points.device)
         d = sq_dist_pairwise(points, points)[iu[0], iu[1]].sqrt()  # [n(n-1)/2]

@@ -11,7 +11,8 @@ from pydantic import Field, PositiveFloat, field_validator
 from dpok_framework.components import Kernel, Params
 
 from ._covariance import guarded_cholesky, shrunk_covariance
-from ._geometry import check_embeddings, check_pair, median_distance, sq_dist_paired, sq_dist_pairwise
+from ._geometry import (check_embeddings, check_pair, median_distance, median_subsample, sq_dist_paired,
+                        sq_dist_pairwise)
 
 
 class MahalanobisParams(Params):
@@ -40,6 +41,7 @@ class MahalanobisKernel(Kernel):
     :meth:`fit` estimates S = (1 - delta) S_hat + delta tr(S_hat)/d I from embeddings (Ledoit-Wolf delta
     by default) so S is invertible even when N < d.  :meth:`set_covariance` takes S from elsewhere (a
     differentially private release); fit() then keeps it and only fits ``bandwidth = "median"``.
+    Either order works: after fit(), set_covariance() refits a median bandwidth under the new S.
     """
 
     name = "mahalanobis"
@@ -60,6 +62,7 @@ class MahalanobisKernel(Kernel):
         self.shrinkage_used: float | None = None
         self._bandwidth_fitted = bw != "median"
         self._chol_cache: tuple | None = None
+        self._median_sample: torch.Tensor | None = None  # fit rows kept (in memory only) to refit h after set_covariance
 
     # -- data-dependent set-up ------------------------------------------------------------
     def set_covariance(self, cov: torch.Tensor, mean: torch.Tensor | None = None) -> "MahalanobisKernel":
@@ -72,6 +75,8 @@ class MahalanobisKernel(Kernel):
             self.mean = mean.detach().to(torch.float64)
         self.covariance_fixed = True
         self.shrinkage_used = None
+        if self._median_sample is not None:  # fit() ran first: the median bandwidth follows the new metric
+            self._fit_bandwidth(self._median_sample)
         return self
 
     def fit(self, embeddings: torch.Tensor) -> "MahalanobisKernel":
@@ -86,10 +91,15 @@ class MahalanobisKernel(Kernel):
             self.mean = mean
             self.shrinkage_used = delta
         if self.params.bandwidth == "median":
-            with torch.no_grad():
-                self.log_bandwidth.fill_(math.log(median_distance(self.whiten(e), self.name)))
-            self._bandwidth_fitted = True
+            self._median_sample = median_subsample(e)
+            self._fit_bandwidth(self._median_sample)
         return self
+
+    def _fit_bandwidth(self, e: torch.Tensor) -> None:
+        """h = median whitened distance of ``e`` under the current S."""
+        with torch.no_grad():
+            self.log_bandwidth.fill_(math.log(median_distance(self.whiten(e), self.name)))
+        self._bandwidth_fitted = True
 
     # checkpointing: flags travel as extra state; the lazily-sized buffers are allocated before loading
     def get_extra_state(self) -> dict:
