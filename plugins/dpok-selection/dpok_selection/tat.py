@@ -27,7 +27,8 @@ class TAT(SelectionMetric):
     margin keeps it invariant to the scale of k (gamma).  Higher is better; exact in both modes.
 
     Veto: with gamma >= 0 a kernel that prefers the rejected completion on significantly more than half
-    the pairs (accuracy a with (1/2 - a) / sqrt(1 / (4N)) > ``z_veto``, a one-sided binomial test) adds a
+    the pairs (accuracy a, ties counted as 1/2, with (1/2 - a) / sqrt(1 / (4N)) > ``z_veto``, a one-sided
+    binomial test) adds a
     term that pushes the margin the wrong way, so it is ruled out.
     """
 
@@ -46,7 +47,7 @@ class TAT(SelectionMetric):
         veto = None
         if self.params.veto_anti_aligned:
             n = k.numel()
-            accuracy = float((k > 0).double().mean())
+            accuracy = float((k > 0).double().mean() + 0.5 * (k == 0).double().mean())  # ties: half
             z = (0.5 - accuracy) / math.sqrt(0.25 / n)
             if z > self.params.z_veto:
                 veto = (f"anti-aligned: log K(x, y+) > log K(x, y-) on only {accuracy:.1%} of {n} pairs "
