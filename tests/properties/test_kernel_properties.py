@@ -4,7 +4,7 @@ Parametrised over ``get_registry().names("kernel")``; each kernel is built with 
 ``fit(X)`` on the sample first.  Checks: Gram symmetric and PSD (float64, smallest eigenvalue >= -tol
 * ||K||), strictly positive where declared (``strictly_positive``), ``log_paired`` consistent with
 ``paired``/``pairwise`` and finite where the naive form underflows, dtype preservation, float64
-gradcheck, and RFF/Nystrom Gram matrices PSD.  The check functions are plain functions so the
+gradcheck, RFF/Nystrom Gram matrices PSD, and the Nystrom error shrinking as landmarks grow.  The check functions are plain functions so the
 meta-tests at the bottom can run them on a third-party kernel and on deliberately broken kernels.
 """
 
@@ -138,6 +138,19 @@ def check_approximations_psd(kernel: Kernel, x: torch.Tensor) -> None:
         check_gram_psd_matrix(kernel.name + "/rff", rff.pairwise(x, x))
 
 
+def check_nystrom_error_decreases(kernel: Kernel, x: torch.Tensor) -> None:
+    """Nested landmark sets: the residual K - K_m is PSD and shrinks (trace) as m grows; exact at m = n."""
+    k = kernel.pairwise(x, x).detach().to(torch.float64)  # [n, n]
+    total = float(torch.diagonal(k).sum())
+    errs = []
+    for m in sorted({1, max(1, x.shape[0] // 2), x.shape[0]}):
+        resid = k - Nystrom(kernel, m, seed=2).fit(x).pairwise(x, x).detach().to(torch.float64)
+        errs.append(float(torch.diagonal(resid).sum()))
+        assert errs[-1] >= -1e-8 * max(total, 1e-300), f"{kernel.name}/nystrom: K_m exceeds K (trace {errs[-1]:.3g})"
+    assert all(a >= b - 1e-8 * total for a, b in zip(errs, errs[1:])), f"{kernel.name}/nystrom: error grew {errs}"
+    assert errs[-1] <= 1e-6 * total, f"{kernel.name}/nystrom: not exact with every point a landmark {errs}"
+
+
 def check_gram_psd_matrix(label: str, k: torch.Tensor) -> None:
     k = k.detach().to(torch.float64)
     norm = float(torch.linalg.matrix_norm(k, ord=2))
@@ -180,6 +193,12 @@ def test_log_paired_finite_where_naive_underflows(name, x):
 @given(x=point_sets)
 def test_nystrom_and_rff_grams_psd(name, x):
     check_approximations_psd(build(REGISTRY, name, x), x)
+
+
+@pytest.mark.parametrize("name", KERNELS)
+@given(x=point_sets)
+def test_nystrom_error_decreases_with_landmarks(name, x):
+    check_nystrom_error_decreases(build(REGISTRY, name, x), x)
 
 
 @pytest.mark.parametrize("name", KERNELS)
@@ -275,6 +294,7 @@ def test_third_party_kernel_passes_the_generic_checks():
         check_positive_and_log(kernel, x, torch.roll(x, 1, 0))
         check_log_far_apart(kernel, x)
         check_approximations_psd(kernel, x)
+        check_nystrom_error_decreases(kernel, x)
 
 
 def test_generic_checks_catch_a_non_psd_kernel():
