@@ -21,9 +21,9 @@ from typing import Any, Callable
 import torch
 
 from ..config import RunConfig, dump_config, validate_components
-from ..config.run import AUTO
 from ..errors import ConfigError, DpokError
 from ..registry import Registry, get_registry
+from ..selection import needs_selection, resolve_auto
 from .checkpoint import STATE_FILE, TrainerState, latest_checkpoint, save_checkpoint
 from .embeddings import TextEmbeddingTable
 from .evaluate import evaluate
@@ -85,13 +85,6 @@ class Engine:
     def _check_config(self, registry: Registry) -> None:
         cfg = self.config
         validate_components(cfg, registry)
-        autos = [w for w, n in (("kernel.name", cfg.kernel.name), ("divergence.link", cfg.divergence.link.name),
-                                ("divergence.penalty", cfg.divergence.penalty.name if cfg.divergence.penalty else None))
-                 if n == AUTO]
-        if autos:
-            raise ConfigError(f"{', '.join(autos)}: `auto` needs the data-driven selector "
-                              "(dpok_framework.selection), which is not available in this installation; "
-                              "set an explicit name (see `dpok plugins`)")
         if cfg.privacy is not None and not registry.names("privacy_wrapper"):
             raise ConfigError(f"privacy.wrapper: {cfg.privacy.wrapper!r} is not available: no privacy wrapper "
                               "plugin is installed (install dpok-privacy) or remove the privacy section")
@@ -193,6 +186,13 @@ class Engine:
             models = load_models(cfg.model, gradient_checkpointing=t.gradient_checkpointing)
         policy, reference, tokenizer = models.policy, models.reference, models.tokenizer
         train_ds, eval_ds, collator, splits = self._load_data(tokenizer, accelerator)
+        if needs_selection(cfg):  # kernel/divergence `auto`: choose on a sample of the training pairs
+            src = reference if reference is not None else policy  # = the initial policy
+            src_dev = next(src.parameters()).device
+            cfg, _ = resolve_auto(cfg, registry, src.to(device), tokenizer, train_ds,
+                                  self.run_dir if is_main else None)
+            src.to(src_dev)
+            self.config = cfg
         logger.info("data: %d train pairs, %d held-out, %d skipped", len(train_ds),
                     0 if eval_ds is None else len(eval_ds), splits.skipped)
         objective = build_objective(cfg, registry, policy)
