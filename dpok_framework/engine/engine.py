@@ -262,6 +262,10 @@ class Engine:
             def reference_for(split: str) -> Callable[[dict], ReferenceOutput]:
                 table = ref_tables[split]
                 return lambda batch: ReferenceOutput(table.lookup(batch["row"]))
+
+            if reference is not None:  # not needed any more: free its memory
+                reference.to("cpu")
+                reference = None
         else:
             def reference_for(split: str) -> Callable[[dict], ReferenceOutput]:
                 return live_reference
@@ -303,7 +307,7 @@ class Engine:
                 writer.truncate_after(state.global_step)
             logger.info("resumed from %s (step %d)", ckpt, state.global_step)
         if t.report_to:
-            accelerator.init_trackers("dpok", config=cfg.model_dump(mode="json"))
+            accelerator.init_trackers("dpok", config=_flat_config(cfg.model_dump(mode="json")))
 
         inner: DpoKernelsObjective = accelerator.unwrap_model(objective)
         global_batch = t.batch_size * t.gradient_accumulation_steps * accelerator.num_processes
@@ -502,6 +506,20 @@ class Engine:
             summary["run_dir"] = str(self.run_dir)
             (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
         accelerator.wait_for_everyone()
+
+
+def _flat_config(d: dict, prefix: str = "") -> dict:
+    """Nested config -> ``{"a.b": scalar}`` (trackers such as TensorBoard take flat hparams only)."""
+    flat = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            flat.update(_flat_config(v, key + "."))
+        elif v is None or isinstance(v, (list, tuple)):
+            flat[key] = str(v)
+        else:
+            flat[key] = v
+    return flat
 
 
 def _ref_forward(model, batch):

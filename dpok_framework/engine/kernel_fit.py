@@ -23,14 +23,22 @@ def policy_hidden_embeddings(model, embedder, batches: Iterable[dict], n_pairs: 
     seen = 0
     was_training = model.training
     model.eval()
+    get_decoder = getattr(model, "get_decoder", None)
+    body = get_decoder() if callable(get_decoder) else None
+    if body is model or not callable(body):
+        body = None
     with torch.no_grad():
         for batch in batches:
             batch = {k: v.to(device) for k, v in batch.items()}
             ctx = autocast() if autocast is not None else torch.autocast("cpu", enabled=False)
             with ctx:
-                out = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                            output_hidden_states=True, use_cache=False)
-            hidden = out.hidden_states[-1].float()  # [2B, T, H]
+                if body is not None:  # the decoder stack only: no [2B, T, V] logits
+                    hidden = body(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                  use_cache=False).last_hidden_state
+                else:
+                    hidden = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                   output_hidden_states=True, use_cache=False).hidden_states[-1]
+            hidden = hidden.float()  # [2B, T, H]
             e_prompt, e_comp = embedder.pool_hidden(hidden, batch["prompt_mask"], batch["completion_mask"])
             B = e_comp.shape[0] // 2
             take = min(B, n_pairs - seen)

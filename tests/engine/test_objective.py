@@ -199,3 +199,50 @@ def test_explicit_penalty_adds_alpha_times_mean_token_divergence(registry):
     with torch.no_grad():
         want_c = full_penalty(registry.build("divergence", "kl"), pol.logits[:B], r.logits[:B], pol.loss_mask[:B])
     assert torch.allclose(oc.metrics["divergence/kl"].double(), want_c, atol=1e-5)
+
+
+def test_every_registered_divergence_works_as_penalty_and_every_link_as_link(registry):
+    policy = tiny_llama(seed=1)
+    ref = tiny_llama(seed=3).eval()
+    batch, _ = make_batch()
+    with torch.no_grad():
+        r = forward_logps(ref, batch)
+    for name in registry.names("divergence"):
+        obj = objective_for(policy, registry, divergence={"link": "kl", "penalty": name, "alpha": 0.1})
+        out = obj(batch, ReferenceOutput(r.logps, r.logits))
+        policy.zero_grad()
+        out.loss.backward()
+        assert torch.isfinite(out.loss), name
+        assert torch.isfinite(out.metrics[f"divergence/{name}"]) and out.metrics[f"divergence/{name}"] >= -1e-6, name
+        assert all(torch.isfinite(p.grad).all() for p in policy.parameters() if p.grad is not None), name
+        if registry.get("divergence", name).cls.has_link:
+            linked = objective_for(policy, registry, divergence={"link": name})
+            assert torch.isfinite(linked(batch, ReferenceOutput(r.logps)).loss), name
+
+
+def test_top_k_penalty_is_rejected_for_geometry_aware_divergences(registry):
+    from dpok_framework.components import Divergence
+    from dpok_framework.errors import ConfigError
+
+    geometric = [n for n, c in registry.classes("divergence").items()
+                 if c.bind_token_embeddings is not Divergence.bind_token_embeddings]
+    if not geometric:
+        pytest.skip("no geometry-aware divergence registered")
+    with pytest.raises(ConfigError, match="penalty_top_k"):
+        objective_for(tiny_llama(), registry,
+                      divergence={"penalty": geometric[0], "alpha": 0.1, "penalty_top_k": 4})
+
+
+@pytest.mark.parametrize("arch", ["llama", "gpt2"])
+def test_kernel_fit_embeddings_equal_the_training_pass_embeddings(arch, registry):
+    from dpok_framework.engine.kernel_fit import policy_hidden_embeddings
+
+    model = (tiny_llama if arch == "llama" else tiny_gpt2)(seed=4)
+    batch, _ = make_batch()
+    obj = objective_for(model, registry, kernel={"name": "rbf", "gamma": 0.5})
+    emb = policy_hidden_embeddings(model, obj.embedder, [batch], n_pairs=2, device="cpu")  # [2, 3, H]
+    with torch.no_grad():
+        out = forward_logps(model, batch, output_hidden_states=True)
+    e_x, e_p, e_n = obj.embeddings_from_hidden(out.hidden, batch)
+    want = torch.stack([e_x, e_p, e_n], dim=1)[:2]
+    assert emb.shape == want.shape and torch.allclose(emb, want, atol=1e-5)
