@@ -102,8 +102,17 @@ def resolve_target(target: str | Path, reference: str | Path | None = None, beta
 
 
 def load_kernel_state(kernel: torch.nn.Module, path: Path) -> None:
-    """Load ``kernel.pt`` into ``kernel``, also into buffers that are None / differently shaped before fit()."""
+    """Load ``kernel.pt`` into ``kernel`` (call ``kernel.fit`` first so data-dependent buffers exist).
+
+    Uses ``load_state_dict`` (so the kernel's own loading hooks and ``set_extra_state`` run); a kernel whose
+    buffers are still None / differently shaped falls back to assigning the saved tensors one by one.
+    """
     state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        kernel.load_state_dict(state, strict=True)
+        return
+    except RuntimeError as exc:
+        first_error = str(exc).splitlines()[0]
     unknown = []
     for key, value in state.items():
         mod_path, _, attr = key.rpartition(".")
@@ -126,8 +135,8 @@ def load_kernel_state(kernel: torch.nn.Module, path: Path) -> None:
         else:
             unknown.append(key)
     if unknown:
-        raise DataError(f"{path}: state entries {unknown} do not exist in kernel {getattr(kernel, 'name', '')!r}; "
-                        "was it saved by a different kernel configuration?")
+        raise DataError(f"{path}: state entries {unknown} do not exist in kernel {getattr(kernel, 'name', '')!r} "
+                        f"({first_error}); was it saved by a different kernel configuration?")
 
 
 # ---------------------------------------------------------------------------------------------- data
