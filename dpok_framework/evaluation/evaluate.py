@@ -77,13 +77,7 @@ def resolve_target(target: str | Path, reference: str | Path | None = None, beta
         if not (policy_dir / "config.json").is_file():
             raise ConfigError(f"{path}: no saved policy in {policy_dir} (was output.save_model false, or did "
                               "the run stop before saving?)")
-        if cfg.kernel.name == "auto":
-            sel = read_json(path / "selection" / "selection.json") or {}
-            chosen = sel.get("kernel") if isinstance(sel.get("kernel"), str) else None
-            if chosen is None:
-                raise ConfigError(f"{path}/config.yaml has kernel.name: auto but selection/selection.json names no "
-                                  "chosen kernel; re-run the selection or set kernel.name explicitly")
-            cfg.kernel.name = chosen
+        cfg = _resolve_auto(cfg, path)
         if beta is not None:
             cfg.loss.beta = beta
         ref_src = str(reference) if reference is not None else (cfg.model.reference or cfg.model.path)
@@ -99,6 +93,29 @@ def resolve_target(target: str | Path, reference: str | Path | None = None, beta
         return EvalTarget(path, resolve_model_dir(str(reference)), cfg)
     raise ConfigError(f"{path}: neither a dpok run directory (config.yaml, model/) nor a Hugging Face model "
                       "directory (config.json)")
+
+
+def _resolve_auto(cfg, run_dir: Path):
+    """Replace `auto` kernel / divergence names by the choice recorded in ``selection/resolved.json``."""
+    from ..config import config_from_dict
+
+    pen = cfg.divergence.penalty
+    autos = [cfg.kernel.name == "auto", cfg.divergence.link.name == "auto", pen is not None and pen.name == "auto"]
+    if not any(autos):
+        return cfg
+    resolved = read_json(run_dir / "selection" / "resolved.json")
+    if not isinstance(resolved, dict):
+        raise ConfigError(f"{run_dir}/config.yaml uses `auto` selection but {run_dir}/selection/resolved.json is "
+                          "missing; the run did not finish its selection step")
+    data = cfg.model_dump(mode="json")
+    if autos[0]:
+        data["kernel"]["name"] = resolved["kernel"]["name"]
+        data["kernel"]["params"] = resolved["kernel"].get("params") or {}
+    if autos[1]:
+        data["divergence"]["link"] = resolved["divergence"]["link"]
+    if autos[2]:
+        data["divergence"]["penalty"] = resolved["divergence"]["penalty"]
+    return config_from_dict(data, source=str(run_dir / "selection" / "resolved.json"))
 
 
 def load_kernel_state(kernel: torch.nn.Module, path: Path) -> None:

@@ -178,3 +178,21 @@ def test_load_kernel_state_fallback_for_unsized_buffers(tmp_path):
     k = Centred()
     load_kernel_state(k, saved)
     assert torch.equal(k.centre, torch.arange(3.0)) and float(k.scale) == 2.5
+
+
+def test_auto_selection_is_resolved_from_run_dir(tmp_path):
+    from dpok_framework.config import dump_config
+    from dpok_framework.evaluation.evaluate import _resolve_auto
+
+    cfg = config_from_dict({"kernel": {"name": "auto", "gamma": 0.2}, "divergence": {"link": "auto"}})
+    run = tmp_path / "run"
+    (run / "selection").mkdir(parents=True)
+    (run / "config.yaml").write_text(dump_config(cfg))
+    with pytest.raises(ConfigError, match="resolved.json is missing"):
+        _resolve_auto(cfg, run)
+    (run / "selection" / "resolved.json").write_text(json.dumps({
+        "kernel": {"name": "rbf", "params": {"sigma": 0.5}},
+        "divergence": {"link": {"name": "kl", "params": {}}, "penalty": None}, "reason": "test"}))
+    out = _resolve_auto(cfg, run)
+    assert out.kernel.name == "rbf" and out.kernel.params == {"sigma": 0.5} and out.kernel.gamma == 0.2
+    assert out.divergence.link.name == "kl"
