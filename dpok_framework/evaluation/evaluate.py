@@ -13,7 +13,8 @@ Pipeline (batched, ``torch.no_grad``, Accelerate-sharded; every pair gathered ex
 4. Metrics (:mod:`.preference`), Davies-Bouldin of chosen vs rejected embeddings (:mod:`.davies_bouldin`):
    ``davies_bouldin/hidden`` and ``/hidden_reference`` on mean-pooled completion hidden states of the policy
    and of the reference (Euclidean), ``davies_bouldin/kernel`` in the run's kernel feature space (exact
-   kernel trick up to ``exact_max_points`` points, else an RFF / Nystrom feature map), mixture weights.
+   kernel trick up to ``exact_max_points`` points, else an RFF / Nystrom feature map), mixture weights,
+   and for a run directory the train - held-out accuracy gap over training (:mod:`.drift`).
 5. Writes ``eval.json`` and ``pairs.csv`` into the output directory (default ``RUN_DIR/eval``).
 """
 
@@ -29,10 +30,11 @@ from typing import Any
 import torch
 
 from ..errors import ConfigError, DataError
-from .davies_bouldin import chosen_rejected_davies_bouldin, davies_bouldin
+from .davies_bouldin import chosen_rejected_davies_bouldin
+from .drift import drift_summary, generalisation_drift
 from .gather import PairGatherer
 from .preference import PairLogps, per_pair_table, preference_metrics
-from .rundir import EVAL_DIR, EVAL_JSON, PAIRS_CSV, is_run_dir, read_json, write_json
+from .rundir import EVAL_DIR, EVAL_JSON, PAIRS_CSV, is_run_dir, read_json, read_metrics, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -312,6 +314,10 @@ def evaluate(target: str | Path, data: str | Path, reference: str | Path | None 
         metrics["davies_bouldin/kernel"] = db
         info["davies_bouldin_kernel_method"] = method
         weights = {k: float(v) for k, v in (kernel.mixture_weights() or {}).items()}
+    if tgt.run_dir is not None and (tgt.run_dir / "metrics.jsonl").is_file():
+        points = generalisation_drift(read_metrics(tgt.run_dir))
+        info["drift"] = {"metric": "rewards/accuracies", **drift_summary(points),
+                         "points": [p.to_json() for p in points]}
     table = per_pair_table(pairs, beta_v, gamma, link)
     table["length/chosen"], table["length/rejected"] = cols["lc"].double(), cols["lr"].double()
     result = EvalResult(metrics, weights, table, None, info)

@@ -73,6 +73,7 @@ def test_eval_matches_engine_final_eval(trained):
     out = trained["run"] / "eval"
     js = json.loads((out / "eval.json").read_text())
     assert js["metrics"] == pytest.approx(m) and js["kernel"] == "hmk"
+    assert [p["step"] for p in js["drift"]["points"]] == [2, 3]  # eval at step 2 and the final one
     rows = list(csv.DictReader((out / "pairs.csv").open()))
     assert len(rows) == 7 and sorted(int(r["index"]) for r in rows) == list(range(7))
     acc = sum(float(r["rewards/margins"]) > 0 for r in rows) / 7
@@ -177,7 +178,7 @@ def test_load_kernel_state_fallback_for_unsized_buffers(tmp_path):
     torch.save({"centre": torch.arange(3.0), "scale": torch.tensor(2.5)}, saved)
     k = Centred()
     load_kernel_state(k, saved)
-    assert torch.equal(k.centre, torch.arange(3.0)) and float(k.scale) == 2.5
+    assert torch.equal(k.centre, torch.arange(3.0)) and k.scale.detach().item() == 2.5
 
 
 def test_auto_selection_is_resolved_from_run_dir(tmp_path):

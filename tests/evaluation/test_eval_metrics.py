@@ -184,3 +184,26 @@ def test_read_metrics_validation(tmp_path):
         read_metrics(_write(tmp_path, [{"step": 1, "split": "test"}]))
     with pytest.raises(DataError, match="metrics file not found"):
         read_metrics(tmp_path / "nope")
+
+
+@pytest.mark.parametrize("name,params,method", [("rbf", {"sigma": 1.5}, "rff"), ("polynomial", {}, "nystrom")])
+def test_kernel_db_switches_to_feature_map_for_large_sets(registry, name, params, method):
+    """Above exact_max_points evaluate uses RFF (shift-invariant) or Nystrom; it agrees with the exact score."""
+    from dpok_framework.evaluation.evaluate import kernel_davies_bouldin_score
+
+    g = torch.Generator().manual_seed(0)
+    pos = torch.nn.functional.normalize(torch.randn(150, 4, generator=g) + 0.8, dim=-1)
+    neg = torch.nn.functional.normalize(torch.randn(150, 4, generator=g) - 0.8, dim=-1)
+    kernel = registry.build("kernel", {"name": name, "params": params})
+    kernel.fit(torch.cat([pos, neg]))
+    before = {k: (v.clone() if isinstance(v, torch.Tensor) else v) for k, v in kernel.state_dict().items()}
+    exact, m0 = kernel_davies_bouldin_score(kernel, pos, neg)
+    approx, m1 = kernel_davies_bouldin_score(kernel, pos, neg, exact_max_points=100, num_features=2048)
+    assert m0 == "exact" and m1.startswith(method)
+    assert approx == pytest.approx(exact, rel=0.05)
+    # the caller's kernel is left as it was (the score works on a float64 CPU copy)
+    after = kernel.state_dict()
+    assert set(after) == set(before)
+    for key, v in before.items():
+        assert (v.dtype == after[key].dtype and torch.equal(v, after[key])) if isinstance(v, torch.Tensor) \
+            else v == after[key]
