@@ -78,9 +78,9 @@ def compute_ref_table(model, batches: Iterable[dict], device, autocast=None) -> 
             batch = {k: v.to(device) for k, v in batch.items()}
             if autocast is not None:
                 with autocast():
-                    out = forward_logps(model, batch)
+                    out = forward_logps(model, batch, need_logits=False)
             else:
-                out = forward_logps(model, batch)
+                out = forward_logps(model, batch, need_logits=False)
             B = out.logps.shape[0] // 2
             rows.append(batch["row"].cpu())
             chosen.append(out.logps[:B].double().cpu())

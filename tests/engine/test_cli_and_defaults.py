@@ -71,3 +71,8 @@ def test_lora_reference_is_the_base_model_with_adapter_disabled(tmp_path, tiny_m
     assert (res.run_dir / "model" / "adapter" / "adapter_config.json").is_file()
     assert (res.run_dir / "model" / "model.safetensors").is_file()  # merged weights
     assert res.summary["policy"]["mean_reward_margin"] != 0.0
+
+
+@pytest.mark.parametrize("path", sorted((DEFAULT.parents[2] / "examples").glob("*.yaml")), ids=lambda p: p.name)
+def test_example_configs_validate(path, registry):
+    validate_components(load_config(path), registry, source=str(path))
