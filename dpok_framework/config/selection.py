@@ -26,8 +26,9 @@ class SelectionConfig(Section):
                                                                         "(default 1 each).")
     metric_params: dict[str, dict[str, Any]] = Field(default_factory=dict,
                                                      description="Per-metric params, e.g. {tat: {margin: 0.1}}.")
-    fit_pairs: int = Field(512, gt=1, description="Pairs whose embeddings fit data-dependent kernel "
-                                                   "parameters (median bandwidth, covariance) during selection.")
+    fit_pairs: int = Field(256, gt=1, description="Pairs whose embeddings fit data-dependent kernel "
+                                                   "parameters (median bandwidth, covariance) during selection "
+                                                   "(as kernel.fit_samples does for training).")
     positions_per_pair: int = Field(8, gt=0, description="Completion positions per pair at which the reference's "
                                                           "next-token distributions are compared (divergences).")
     max_positions: int = Field(512, gt=3, description="Cap on the number of distribution pairs (divergences).")

@@ -62,7 +62,7 @@ class KernelEvidence:
     target = "kernel"
 
     def __init__(self, e_x: torch.Tensor, e_pos: torch.Tensor, e_neg: torch.Tensor, *, mode: Mode = "approx",
-                 seed: int = 0, fit_pairs: int = 512, source: str = "embeddings") -> None:
+                 seed: int = 0, fit_pairs: int = 256, source: str = "embeddings") -> None:
         if mode not in ("approx", "exact"):
             raise ValueError(f"KernelEvidence: mode must be 'approx' or 'exact', got {mode!r}")
         tensors = {n: _check_matrix(n, t, source) for n, t in (("e_x", e_x), ("e_pos", e_pos), ("e_neg", e_neg))}
@@ -153,13 +153,18 @@ class KernelStats:
         return self.log_pos - self.log_neg
 
     def _log_diag(self, x: torch.Tensor) -> torch.Tensor:
+        step = max(1, _CHUNK_ELEMS // max(x.shape[1], 1))
         with torch.no_grad():
-            return self.kernel.log_diag(x).detach().to(torch.float64)  # [n]
+            return torch.cat([self.kernel.log_diag(x[i:i + step]).detach().to(torch.float64)
+                              for i in range(0, x.shape[0], step)])  # [n]
 
-    def _log_norm_paired(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """``[n]`` log K~(a_i, b_i) = log K(a_i, b_i) - (log K(a_i, a_i) + log K(b_i, b_i)) / 2."""
-        with torch.no_grad():
-            return _log_paired_chunked(self.kernel, a, b) - 0.5 * (self._log_diag(a) + self._log_diag(b))
+    @cached_property
+    def log_diag_pos(self) -> torch.Tensor:
+        return self._log_diag(self.ev.e_pos)  # [N] log K(y+_i, y+_i)
+
+    @cached_property
+    def log_diag_neg(self) -> torch.Tensor:
+        return self._log_diag(self.ev.e_neg)  # [N] log K(y-_i, y-_i)
 
     # -- population level ------------------------------------------------------------------
     @cached_property
@@ -170,10 +175,15 @@ class KernelStats:
     def _mmd_linear(self) -> tuple[float, float]:
         o = self.ev.order
         m = self.ev.n // 2
-        a, b = self.ev.e_pos[o[: 2 * m]], self.ev.e_neg[o[: 2 * m]]  # [2m, d]
-        a1, a2, b1, b2 = a[0::2], a[1::2], b[0::2], b[1::2]  # [m, d] each, disjoint triplets
-        k = lambda u, v: self._log_norm_paired(u, v).exp()  # noqa: E731  [m] values in (0, 1]
-        h = k(a1, a2) + k(b1, b2) - k(a1, b2) - k(a2, b1)  # [m] Gretton et al. (2012), eq. (11)
+        i1, i2 = o[0:2 * m:2], o[1:2 * m:2]  # [m] each: disjoint triplets
+        pos, neg, dp, dn = self.ev.e_pos, self.ev.e_neg, self.log_diag_pos, self.log_diag_neg
+
+        def k(a, ia, b, ib, da, db):  # [m] K~(a_ia, b_ib) in (0, 1]
+            return (_log_paired_chunked(self.kernel, a[ia], b[ib]) - 0.5 * (da[ia] + db[ib])).exp()
+
+        with torch.no_grad():
+            h = (k(pos, i1, pos, i2, dp, dp) + k(neg, i1, neg, i2, dn, dn)
+                 - k(pos, i1, neg, i2, dp, dn) - k(pos, i2, neg, i1, dp, dn))  # [m] Gretton et al. (2012), eq. (11)
         return float(h.mean()), float(h.std(correction=1) / math.sqrt(m)) if m > 1 else math.nan
 
     def _sum_offdiag(self, a: torch.Tensor, b: torch.Tensor) -> float:

@@ -60,6 +60,7 @@ class CandidateRow:
     rank: int | None = None
     ruled_out: str | None = None
     seconds: float = 0.0
+    fit_seconds: float = 0.0
 
     @property
     def eligible(self) -> bool:
@@ -73,7 +74,7 @@ class CandidateRow:
                                 **({"details": {k: _num(x) for k, x in v.details.items()}} if v.details else {}),
                                 **({"error": self.errors[m]} if m in self.errors else {})}
                             for m, v in self.values.items()},
-                "seconds": round(self.seconds, 4)}
+                "seconds": round(self.seconds, 4), "fit_seconds": round(self.fit_seconds, 4)}
 
 
 def _num(x: float | None) -> float | str | None:

@@ -111,11 +111,13 @@ class Selector:
             row.ruled_out = "no f-DPO link psi(r) (divergence.link needs one; use it as divergence.penalty)"
             return row
         if kind == "kernel":
+            fit_start = time.perf_counter()
             try:
                 candidate.fit(evidence.fit_embeddings())
             except Exception as exc:  # noqa: BLE001
                 row.ruled_out = f"fit() failed ({type(exc).__name__}: {exc})"
                 return row
+            row.fit_seconds = time.perf_counter() - fit_start
         problem = evidence.check(candidate)
         if problem:
             row.ruled_out = problem

@@ -17,10 +17,11 @@ def canonical_order(*tensors: torch.Tensor, seed: int) -> torch.Tensor:
     g = torch.Generator().manual_seed(int(seed))
     key = torch.zeros(tensors[0].shape[0], dtype=torch.float64)
     for t in tensors:
-        flat = t.reshape(t.shape[0], -1)
-        finite = torch.nan_to_num(flat.detach().to(torch.float64), nan=0.0, posinf=1e6, neginf=-1e6)
+        flat = t.detach().reshape(t.shape[0], -1)
         w = torch.randn(flat.shape[1], dtype=torch.float64, generator=g)  # [F]
-        key = key + finite @ w  # [N]
+        if not bool(torch.isfinite(flat).all()):  # e.g. -inf log-probabilities
+            flat = torch.nan_to_num(flat, nan=0.0, posinf=1e6, neginf=-1e6)
+        key = key + (flat @ w.to(flat.dtype)).to(torch.float64)  # [N]
     return torch.argsort(key, stable=True)
 
 
