@@ -193,8 +193,9 @@ def collect(accelerator, policy, reference, loader, objective=None, text_table=N
         for batch in loader:
             B = batch["row"].shape[0]
             with accelerator.autocast():
-                out = forward_logps(policy, batch, output_hidden_states=True)
-                ref = forward_logps(reference, batch, output_hidden_states=True)
+                # need_logits=False: the LM head runs on completion positions only (no [2B, T, V] tensor)
+                out = forward_logps(policy, batch, output_hidden_states=True, need_logits=False)
+                ref = forward_logps(reference, batch, output_hidden_states=True, need_logits=False)
             cm = batch["completion_mask"]
             cols = {"row": batch["row"], "pc": out.logps[:B], "pr": out.logps[B:], "rc": ref.logps[:B],
                     "rr": ref.logps[B:], "lc": out.lengths[:B], "lr": out.lengths[B:]}
@@ -350,7 +351,7 @@ def _fit_kernel_on(kernel, accelerator, objective, loader, text_table, ref_model
             if objective.needs_hidden:
                 from ..engine.logps import forward_logps
 
-                out = forward_logps(ref_model, batch, output_hidden_states=True)
+                out = forward_logps(ref_model, batch, output_hidden_states=True, need_logits=False)
                 e = objective.embeddings_from_hidden(out.hidden.float(), batch)
             else:
                 e = text_table.lookup(batch["row"])
