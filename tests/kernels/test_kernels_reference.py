@@ -215,3 +215,18 @@ def test_fitted_kernel_survives_a_state_dict_round_trip(registry, points, name):
     torch.testing.assert_close(fresh.pairwise(x[:3], x[3:7]), fitted.pairwise(x[:3], x[3:7]))
     if name == "hmk":
         assert fresh.members["mahalanobis"].covariance_fixed
+
+
+@pytest.mark.parametrize("name", FIRST_PARTY)
+def test_state_dict_is_all_tensors_for_safetensors_checkpoints(registry, points, tmp_path, name):
+    """accelerate's save_state writes safetensors, which accept tensor values only."""
+    from safetensors.torch import load_file, save_file
+
+    x = points(30, 4, 0).abs()
+    kernel = registry.build("kernel", name).fit(x)
+    state = kernel.state_dict()
+    assert all(isinstance(v, torch.Tensor) for v in state.values()), {k: type(v) for k, v in state.items()}
+    save_file({k: v.contiguous() for k, v in state.items()}, tmp_path / "k.safetensors")
+    fresh = registry.build("kernel", name)
+    fresh.load_state_dict(load_file(tmp_path / "k.safetensors"))
+    torch.testing.assert_close(fresh.log_paired(x[:5], x[5:10]), kernel.log_paired(x[:5], x[5:10]))

@@ -102,14 +102,16 @@ class MahalanobisKernel(Kernel):
         self._bandwidth_fitted = True
 
     # checkpointing: flags travel as extra state; the lazily-sized buffers are allocated before loading
-    def get_extra_state(self) -> dict:
-        return {"covariance_fixed": self.covariance_fixed, "bandwidth_fitted": self._bandwidth_fitted,
-                "shrinkage_used": self.shrinkage_used}
+    # (a tensor [covariance_fixed, bandwidth_fitted, shrinkage_used or NaN]: checkpoints need tensor values)
+    def get_extra_state(self) -> torch.Tensor:
+        shrink = math.nan if self.shrinkage_used is None else self.shrinkage_used
+        return torch.tensor([float(self.covariance_fixed), float(self._bandwidth_fitted), shrink], dtype=torch.float64)
 
-    def set_extra_state(self, state: dict) -> None:
-        self.covariance_fixed = bool(state["covariance_fixed"])
-        self._bandwidth_fitted = bool(state["bandwidth_fitted"])
-        self.shrinkage_used = state["shrinkage_used"]
+    def set_extra_state(self, state: torch.Tensor) -> None:
+        fixed, bw_fitted, shrink = (float(v) for v in state)
+        self.covariance_fixed = fixed > 0.5
+        self._bandwidth_fitted = bw_fitted > 0.5
+        self.shrinkage_used = None if math.isnan(shrink) else shrink
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         for key in ("chol", "mean"):

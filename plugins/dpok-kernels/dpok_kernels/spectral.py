@@ -74,12 +74,13 @@ class SpectralKernel(Kernel):
             self.fitted = True
         return self
 
-    # the fitted flag travels with state_dict(), so a checkpointed kernel reloads ready to use
-    def get_extra_state(self) -> dict:
-        return {"fitted": self.fitted}
+    # the fitted flag travels with state_dict() (as a tensor: safetensors/accelerate checkpoints need
+    # tensor values), so a checkpointed kernel reloads ready to use
+    def get_extra_state(self) -> torch.Tensor:
+        return torch.tensor([float(self.fitted)], dtype=torch.float64)
 
-    def set_extra_state(self, state: dict) -> None:
-        self.fitted = bool(state["fitted"])
+    def set_extra_state(self, state: torch.Tensor) -> None:
+        self.fitted = bool(state[0] > 0.5)
 
     def _check_fitted(self) -> None:
         if not self.fitted:
