@@ -60,6 +60,13 @@ def test_set_covariance_is_used_as_is_and_fit_keeps_it(points):
     torch.testing.assert_close(k.covariance(), cov, rtol=1e-14, atol=1e-14)  # no jitter needed: exact
     k.fit(points(50, 3, 1, scale=10.0))  # a fit must not overwrite a (DP) covariance
     torch.testing.assert_close(k.covariance(), cov, rtol=1e-14, atol=1e-14)
+    torch.testing.assert_close(k.mean, torch.zeros(3, dtype=torch.float64))
+    # fit first, then a release without a mean: the data mean from fit() is dropped, not checkpointed
+    k2 = MahalanobisKernel().fit(points(50, 3, 1, scale=10.0)).set_covariance(cov)
+    assert k2.mean is None and "mean" not in k2.state_dict()
+    fresh = MahalanobisKernel().fit(points(20, 3, 5))
+    fresh.load_state_dict(k2.state_dict())
+    assert fresh.mean is None and fresh.covariance_fixed
     x, y = points(4, 3, 2), points(4, 3, 3)
     diff = (x - y).numpy()
     expect = -0.5 * np.einsum("ni,ij,nj->n", diff, np.linalg.inv(cov.numpy()), diff)

@@ -68,11 +68,10 @@ class MahalanobisKernel(Kernel):
     def set_covariance(self, cov: torch.Tensor, mean: torch.Tensor | None = None) -> "MahalanobisKernel":
         """Use ``cov [d, d]`` as S as-is (symmetrised; a tiny jitter only if Cholesky needs it)."""
         self.chol = guarded_cholesky(cov, 0.0, self.name, "set_covariance(cov)")
-        if mean is not None:
-            if mean.shape != (cov.shape[0],):
-                raise ValueError(f"{self.name} kernel: mean must have shape [{cov.shape[0]}], got "
-                                 f"{tuple(mean.shape)}")
-            self.mean = mean.detach().to(torch.float64)
+        if mean is not None and mean.shape != (cov.shape[0],):
+            raise ValueError(f"{self.name} kernel: mean must have shape [{cov.shape[0]}], got {tuple(mean.shape)}")
+        # replace, never keep, a mean from an earlier fit(): it is a non-private statistic of the data
+        self.mean = None if mean is None else mean.detach().to(torch.float64)
         self.covariance_fixed = True
         self.shrinkage_used = None
         if self._median_sample is not None:  # fit() ran first: the median bandwidth follows the new metric
@@ -118,6 +117,8 @@ class MahalanobisKernel(Kernel):
             t = state_dict.get(prefix + key)
             if t is not None and (getattr(self, key) is None or getattr(self, key).shape != t.shape):
                 setattr(self, key, torch.empty_like(t))
+        if prefix + "chol" in state_dict and prefix + "mean" not in state_dict:
+            self.mean = None  # saved after set_covariance(cov) without a mean: the mean is informational only
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def covariance(self) -> torch.Tensor:
