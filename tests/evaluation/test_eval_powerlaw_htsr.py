@@ -59,6 +59,8 @@ def test_esd_is_scaled_squared_singular_values():
     ev = esd(w)
     ref = np.sort(np.linalg.eigvalsh((w.T @ w / 30).numpy()))
     np.testing.assert_allclose(ev, ref, rtol=1e-10, atol=1e-12)
+    sv = torch.linalg.svdvals(w).numpy()
+    np.testing.assert_allclose(ev, np.sort(sv ** 2 / 30), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(esd(w.T), ev, rtol=1e-10)  # orientation does not matter
 
 
