@@ -244,6 +244,7 @@ class Engine:
                     emb = policy_hidden_embeddings(src, objective.embedder, fit_loader, n_fit, device,
                                                    accelerator.autocast)
                 src.to(src_dev)
+                del src  # may be the reference: keep no extra handle on it (freed after a precompute)
             else:
                 emb = text_embeddings_for_fit(text_tables["train"], torch.tensor(train_ds.select(range(n_fit))["row"]))
             kernel.to(emb.device)
@@ -265,7 +266,7 @@ class Engine:
 
             if reference is not None:  # not needed any more: free its memory
                 reference.to("cpu")
-                reference = None
+                reference = models.reference = None  # `models` held the last reference to it
         else:
             def reference_for(split: str) -> Callable[[dict], ReferenceOutput]:
                 return live_reference
