@@ -52,8 +52,10 @@ def train_command(config_file: str | None, overrides: tuple[str, ...], resume: b
     config = load_config(config_file, overrides)
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    for noisy in ("httpx", "urllib3", "filelock", "datasets"):
+    for noisy in ("httpx", "urllib3", "filelock", "datasets", "accelerate"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # tied embeddings: accelerate warns on every checkpoint that it stored the shared tensor once (expected)
+    logging.getLogger("accelerate.utils.other").setLevel(logging.ERROR)
     result: TrainResult = Engine(config, resume=resume).train()
     from accelerate.state import PartialState
 

@@ -65,7 +65,9 @@ def test_non_empty_output_dir_needs_overwrite_or_resume(tmp_path, tiny_model_dir
         Engine(cfg, resume=True).train()
 
 
-def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, tiny_model_dir, pairs_file, monkeypatch):
+def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, pairs_file, monkeypatch):
+    # tied input/output embeddings, like SmolLM2: checkpoints drop the shared tensor and must restore it
+    tiny_model_dir = save_tiny_model(tmp_path / "tied-model", tie=True)
     sections = dict(kernel={"name": "rbf", "params": {"learnable": True}, "gamma": 0.5},
                     training={"max_steps": 6, "save_steps": 2, "gradient_accumulation_steps": 2, "batch_size": 3,
                               "lr_scheduler": "linear", "warmup_steps": 1, "logging_steps": 1})

@@ -25,13 +25,13 @@ def char_tokenizer():
                                    unk_token="<unk>")
 
 
-def tiny_llama(vocab_size: int = 128, seed: int = 0):
+def tiny_llama(vocab_size: int = 128, seed: int = 0, tie: bool = False):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
     cfg = LlamaConfig(vocab_size=vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                       num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=256,
-                      pad_token_id=0, bos_token_id=1, eos_token_id=2, tie_word_embeddings=False)
+                      pad_token_id=0, bos_token_id=1, eos_token_id=2, tie_word_embeddings=tie)
     return LlamaForCausalLM(cfg)
 
 
@@ -44,8 +44,8 @@ def tiny_gpt2(vocab_size: int = 128, seed: int = 0):
     return GPT2LMHeadModel(cfg)
 
 
-def save_tiny_model(path: Path, arch: str = "llama", seed: int = 0) -> Path:
-    model = tiny_llama(seed=seed) if arch == "llama" else tiny_gpt2(seed=seed)
+def save_tiny_model(path: Path, arch: str = "llama", seed: int = 0, tie: bool = False) -> Path:
+    model = tiny_llama(seed=seed, tie=tie) if arch == "llama" else tiny_gpt2(seed=seed)
     model.save_pretrained(path, safe_serialization=True)
     char_tokenizer().save_pretrained(path)
     return path
