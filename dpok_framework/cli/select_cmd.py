@@ -28,6 +28,8 @@ def _split(value: str | None) -> list[str] | None:
                    "distributions the divergence metrics need. Without it only kernels are ranked.")
 @click.option("--format", "data_format", default="auto", show_default=True,
               help="Pair file format (auto, standard, conversational, implicit, llamafactory).")
+@click.option("--on-invalid", type=click.Choice(["error", "skip"]), default="error", show_default=True,
+              help="Malformed pairs: stop with an error naming the row, or skip them.")
 @click.option("--mode", type=click.Choice(["approx", "exact"]), default="approx", show_default=True,
               help="approx: linear-time metrics; exact: quadratic U-statistics (small data).")
 @click.option("--sample-size", type=int, default=512, show_default=True, help="Pairs scored (seeded sample).")
@@ -39,7 +41,7 @@ def _split(value: str | None) -> list[str] | None:
 @click.option("--out", "out_dir", default="selection-report", show_default=True, type=click.Path(file_okay=False),
               help="Report directory: selection.json, selection.md, heatmap.png.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON instead of the table.")
-def select_command(data, embedder, model_path, data_format, mode, sample_size, seed, kernels, divergences, metrics,
+def select_command(data, embedder, model_path, data_format, on_invalid, mode, sample_size, seed, kernels, divergences, metrics,
                    link_only, out_dir, as_json) -> None:
     """Rank every installed (kernel, divergence) candidate on DATA and explain the winner.
 
@@ -75,7 +77,7 @@ def select_command(data, embedder, model_path, data_format, mode, sample_size, s
             model_dir = resolve_model_dir(model_path)
             tokenizer = load_tokenizer(model_dir)
             model = load_causal_lm(model_dir)
-        ds = sample_rows(load_pairs_from(str(path), format=data_format, tokenizer=tokenizer).train, sel.sample_size,
+        ds = sample_rows(load_pairs_from(str(path), format=data_format, on_invalid=on_invalid, tokenizer=tokenizer).train, sel.sample_size,
                          seed)
         emb = registry.build("embedder", embedder or ("policy_hidden" if model is not None else "sentence_encoder"),
                              where="--embedder")

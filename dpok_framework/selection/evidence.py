@@ -8,6 +8,7 @@ Two evidence types, one per candidate kind:
   chosen and the rejected completions under the cosine-normalised kernel
   K~(a, b) = K(a, b) / sqrt(K(a, a) K(b, b))  (``exact``: unbiased U-statistic, O(N^2 d);
   ``approx``: Gretton et al.'s linear-time statistic on disjoint pairs of triplets, O(N d)).
+  The exact statistic uses the kernel's ``pairwise`` Gram blocks; everything else uses ``log_paired``.
   The approximation uses the triplet structure rather than RFF/Nystrom features: it is unbiased,
   needs nothing but ``log_paired``/``log_diag`` (so it applies to every registered kernel,
   shift-invariant or not, third-party ones included), and reports its own standard error.
@@ -187,17 +188,18 @@ class KernelStats:
         return float(h.mean()), float(h.std(correction=1) / math.sqrt(m)) if m > 1 else math.nan
 
     def _sum_offdiag(self, a: torch.Tensor, b: torch.Tensor) -> float:
-        """sum_{i != j} K~(a_i, b_j) with a, b ``[n, d]`` (chunked O(n^2 d))."""
-        n, d = a.shape
-        da, db = self._log_diag(a), self._log_diag(b)  # [n]
-        step = max(1, _CHUNK_ELEMS // max(n * d, 1))
+        """sum_{i != j} K~(a_i, b_j) with a, b ``[n, d]``: row blocks of the Gram matrix (``pairwise``),
+        O(n^2 d).  Values, not logs, are summed, so an entry underflowing to 0 is harmless."""
+        n = a.shape[0]
+        scale_a = (-0.5 * self._log_diag(a)).exp()  # [n] 1 / sqrt(K(a_i, a_i))
+        scale_b = (-0.5 * self._log_diag(b)).exp()  # [n]
+        step = max(1, (1 << 22) // max(n, 1))
         total = 0.0
         with torch.no_grad():
             for i in range(0, n, step):
                 r = min(step, n - i)
-                logk = self.kernel.log_paired(a[i:i + r].repeat_interleave(n, 0), b.repeat(r, 1))
-                logk = logk.detach().to(torch.float64).view(r, n) - 0.5 * (da[i:i + r, None] + db[None, :])
-                vals = logk.exp()  # [r, n]
+                gram = self.kernel.pairwise(a[i:i + r], b).detach().to(torch.float64)  # [r, n]
+                vals = gram * scale_a[i:i + r, None] * scale_b[None, :]  # [r, n] K~ in (0, 1]
                 vals[torch.arange(r), torch.arange(i, i + r)] = 0.0  # drop i == j
                 total += float(vals.sum())
         return total
