@@ -32,7 +32,7 @@ from typing import Any, Literal
 import torch
 
 from ..errors import DataError
-from .stats import canonical_order
+from .stats import canonical_order, nonfinite_rows
 
 Mode = Literal["approx", "exact"]
 
@@ -74,7 +74,7 @@ class KernelEvidence:
         if n < 4:
             raise DataError(f"{source}: kernel selection needs at least 4 pairs, got {n}")
         for name, t in tensors.items():
-            bad = ~torch.isfinite(t).all(-1)
+            bad = nonfinite_rows(t)
             if bool(bad.any()):
                 raise DataError(f"{source}: {name} row {int(bad.nonzero()[0, 0])} contains NaN/inf")
         dtype = torch.float64 if mode == "exact" else (
