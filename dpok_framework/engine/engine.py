@@ -498,12 +498,14 @@ class Engine:
         cfg = self.config
         accelerator.wait_for_everyone()
         inner = accelerator.unwrap_model(objective)
+        full = _gathered_state(accelerator, objective)  # every process: a collective under FSDP / ZeRO-3
         if accelerator.is_main_process:
             if inner.kernel is not None:
-                torch.save(inner.kernel.state_dict(), self.run_dir / "kernel.pt")
+                torch.save(_sub_state(full, "kernel.") if full is not None else inner.kernel.state_dict(),
+                           self.run_dir / "kernel.pt")
             if cfg.output.save_model:
                 _save_model_atomic(inner.policy, tokenizer, self.run_dir / "model", cfg.model.lora is not None,
-                                   accelerator)
+                                   accelerator, state_dict=_sub_state(full, "policy.") if full is not None else None)
             summary["run_dir"] = str(self.run_dir)
             (self.run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
         accelerator.wait_for_everyone()
@@ -553,9 +555,28 @@ def _any_process(accelerator, flag: bool) -> bool:
     return bool(accelerator.reduce(t, reduction="sum").item() > 0)
 
 
-def _save_model_atomic(policy, tokenizer, out: Path, lora: bool, accelerator) -> None:
+def _gathered_state(accelerator, objective) -> dict | None:
+    """The objective's full state dict when its parameters are sharded (FSDP, DeepSpeed), else None.
+
+    Must run on every process: under FSDP/ZeRO-3 ``get_state_dict`` all-gathers (onto the main process).
+    """
+    from accelerate.utils import DistributedType
+
+    if accelerator.distributed_type not in (DistributedType.FSDP, DistributedType.DEEPSPEED):
+        return None
+    return accelerator.get_state_dict(objective)
+
+
+def _sub_state(state: dict, prefix: str) -> dict:
+    """Entries of ``state`` under ``prefix`` (e.g. ``policy.``), with the prefix removed."""
+    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+
+
+def _save_model_atomic(policy, tokenizer, out: Path, lora: bool, accelerator, state_dict: dict | None = None
+                       ) -> None:
     """save_pretrained (safetensors) + tokenizer into ``out`` via a temp dir + rename. With LoRA the
-    adapter goes to ``out/adapter`` and the merged model to ``out``."""
+    adapter goes to ``out/adapter`` and the merged model to ``out``. ``state_dict``: gathered full
+    weights of a sharded policy (see :func:`_gathered_state`)."""
     import tempfile
 
     tmp = Path(tempfile.mkdtemp(prefix=".model.tmp-", dir=out.parent))
@@ -565,7 +586,7 @@ def _save_model_atomic(policy, tokenizer, out: Path, lora: bool, accelerator) ->
             merged = policy.merge_and_unload() if hasattr(policy, "merge_and_unload") else policy
             merged.save_pretrained(tmp, safe_serialization=True)
         else:
-            accelerator.unwrap_model(policy).save_pretrained(tmp, safe_serialization=True)
+            accelerator.unwrap_model(policy).save_pretrained(tmp, safe_serialization=True, state_dict=state_dict)
         tokenizer.save_pretrained(tmp)
         if out.exists():
             shutil.rmtree(out)
