@@ -22,6 +22,7 @@ class Preset:
     lr: float = 5e-6
     beta: float = 0.1
     threads: int | None = None  # torch intra-op threads in every child (None: torch's default, all cores)
+    timeout_s: float = 120.0  # a configuration still running after this is stopped and reported as timed out
 
     @property
     def max_length(self) -> int:
@@ -48,6 +49,7 @@ PRESETS: dict[str, Preset] = {
     "tiny": Preset("tiny", model="tiny", batch_size=4, prompt_tokens=32, completion_tokens=32, steps=5, warmup=2,
                    lr=1e-4, threads=1),
     # Headline: SmolLM2-135M-Instruct (the default model, 49,152-token vocabulary), fp32 on this machine.
-    "smollm2": Preset("smollm2", model="builtin:smollm2-135m-instruct", batch_size=8, prompt_tokens=48,
-                      completion_tokens=48, steps=4, warmup=1),
+    # Sized so all configurations fit in < 15 minutes on 2 CPU cores (about the length of an HH-RLHF turn).
+    "smollm2": Preset("smollm2", model="builtin:smollm2-135m-instruct", batch_size=4, prompt_tokens=32,
+                      completion_tokens=32, steps=3, warmup=1, timeout_s=300),
 }

@@ -41,6 +41,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=None, help="steps excluded first, >= 1 (default: the preset's)")
     p.add_argument("--threads", type=int, default=None, help="torch threads per configuration (default: the "
                                                               "preset's; tiny: 1, smollm2: all cores)")
+    p.add_argument("--timeout", type=float, default=None, help="seconds per configuration before it is stopped "
+                                                                "and reported as timed out (default: the preset's)")
     p.add_argument("--rounds", type=int, default=1, help="times the TRL/dpok pairs are repeated, interleaved")
     p.add_argument("--configs", default=None, help="comma-separated configuration names or groups "
                                                    "(vs-trl, features, penalties); default: all")
@@ -104,12 +106,19 @@ def _spec(cfg: BenchConfig, preset: Preset, model_dir: Path, data_file: Path, wo
             "cache_dir": str(work / f"cache-{i:02d}-{cfg.name}")}
 
 
-def run_isolated(spec: dict[str, Any], ctx, result_path: Path) -> dict[str, Any]:
+def run_isolated(spec: dict[str, Any], ctx, result_path: Path, timeout: float) -> dict[str, Any]:
     from benchmarks.worker import child_main
 
     proc = ctx.Process(target=child_main, args=(spec, str(result_path)), name=f"bench-{spec['name']}")
     proc.start()
-    proc.join()
+    proc.join(timeout)
+    if proc.is_alive():  # e.g. a divergence far too slow for this size: report it, go on with the rest
+        proc.terminate()
+        proc.join(10)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+        return {"ok": False, "name": spec["name"], "error": f"timed out after {timeout:.0f} s (--timeout)"}
     if result_path.is_file():
         return json.loads(result_path.read_text())
     return {"ok": False, "name": spec["name"], "error": f"child process exited with code {proc.exitcode} "
@@ -120,6 +129,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     preset = PRESETS[args.preset].with_steps(args.steps, args.warmup, args.threads)
+    if args.timeout is not None:
+        preset = Preset(**{**preset.__dict__, "timeout_s": args.timeout})
     configs = all_configs(penalty_names())
     if not _have_trl():
         print("trl is not installed (pip install 'dpok-framework[bench]'): TRL configurations skipped",
@@ -149,7 +160,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             spec = _spec(cfg, preset, model_dir, data_file, work, i)
             t1 = time.monotonic()
             if ctx is not None:
-                record = run_isolated(spec, ctx, work / f"result-{i:02d}-{cfg.name}.json")
+                record = run_isolated(spec, ctx, work / f"result-{i:02d}-{cfg.name}.json", preset.timeout_s)
             else:
                 from benchmarks.worker import run_config
 

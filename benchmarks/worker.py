@@ -79,13 +79,14 @@ def _run_trl(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     # bypassed so both sides see identical sequences. Only data preparation is replaced, never training.
     DPOTrainer._prepare_dataset = lambda self, dataset, *args, **kwargs: dataset
     model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-    # reference handling as dpok's: a frozen copy of the policy (live), or none kept with precomputed log-probs
+    # reference handling as dpok's: a frozen copy of the policy (live), or none kept with precomputed log-probs.
+    # Optimiser: fused AdamW, transformers' default with torch >= 2.8 and what the dpok engine uses.
     ref_model = None if spec["precompute"] else copy.deepcopy(model)
     args = DPOConfig(
         output_dir=str(out_dir / "trl"), per_device_train_batch_size=preset.batch_size,
         per_device_eval_batch_size=preset.batch_size, precompute_ref_batch_size=preset.batch_size,
         gradient_accumulation_steps=1, learning_rate=preset.lr, lr_scheduler_type="linear", warmup_steps=0,
-        weight_decay=0.0, max_grad_norm=1.0, optim="adamw_torch", max_steps=preset.warmup + preset.steps,
+        weight_decay=0.0, max_grad_norm=1.0, optim="adamw_torch_fused", max_steps=preset.warmup + preset.steps,
         beta=preset.beta, loss_type=["sigmoid"], max_length=preset.max_length, truncation_mode="keep_start",
         precompute_ref_log_probs=bool(spec["precompute"]), bf16=False, fp16=False, gradient_checkpointing=False,
         logging_steps=10**6, save_strategy="no", eval_strategy="no", report_to=[], disable_tqdm=True,
