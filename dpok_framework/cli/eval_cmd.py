@@ -14,8 +14,9 @@ def _fmt(v) -> str:
 
 @click.command("eval")
 @click.argument("target", type=click.Path(exists=True, file_okay=False))
-@click.option("--data", "data", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="Held-out preference pairs (JSON/JSONL(.gz)/Parquet; the run's data.format).")
+@click.option("--data", "data", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Held-out preference pairs (JSON/JSONL(.gz)/Parquet; the run's data.format). "
+                   "Default: the run's data.eval file.")
 @click.option("--reference", type=str, default=None,
               help="Reference model directory (default: the run's model.reference, else its model.path).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,

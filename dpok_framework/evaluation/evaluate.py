@@ -238,11 +238,12 @@ def kernel_davies_bouldin_score(kernel, e_pos: torch.Tensor, e_neg: torch.Tensor
 
 # ---------------------------------------------------------------------------------------------- API
 
-def evaluate(target: str | Path, data: str | Path, reference: str | Path | None = None,
+def evaluate(target: str | Path, data: str | Path | None = None, reference: str | Path | None = None,
              out_dir: str | Path | None = None, batch_size: int | None = None, max_samples: int | None = None,
              beta: float | None = None, registry=None, exact_max_points: int = 4096, accelerator=None,
              write: bool = True) -> EvalResult:
-    """Evaluate ``target`` (run or model directory) on the held-out pairs in ``data``; see module docstring.
+    """Evaluate ``target`` (run or model directory) on the held-out pairs in ``data`` (default: the run's
+    ``data.eval`` file); see module docstring.
 
     Works under ``accelerate launch`` / ``torchrun`` (the loader is sharded, results gathered once);
     only the main process writes files. Returns the same :class:`EvalResult` on every process.
@@ -258,6 +259,11 @@ def evaluate(target: str | Path, data: str | Path, reference: str | Path | None 
 
     tgt = resolve_target(target, reference, beta)
     cfg = tgt.config
+    if data is None:
+        data = cfg.data.eval
+        if data is None:
+            raise ConfigError(f"{target}: no held-out data given and the run has no data.eval file (its held-out "
+                              "split was cut from data.train): pass --data HELD_OUT")
     registry = registry or get_registry()
     accelerator = accelerator or Accelerator(cpu=not torch.cuda.is_available())
     tokenizer = load_tokenizer(tgt.policy_dir, cfg.model.trust_remote_code)

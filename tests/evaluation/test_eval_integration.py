@@ -55,7 +55,7 @@ def trained(tmp_path_factory):
 
 def test_eval_matches_engine_final_eval(trained):
     reset_accelerate()
-    res = evaluate(trained["run"], trained["held"], batch_size=3)
+    res = evaluate(trained["run"], batch_size=3)  # --data defaults to the run's data.eval (= held)
     last = [r for r in read_metrics(trained["run"]) if r["split"] == "eval"][-1]
     m = res.metrics
     assert m["num_pairs"] == 7
@@ -130,6 +130,8 @@ def test_eval_cli_model_dir_needs_reference_and_analyze_report(trained, tmp_path
 def test_eval_errors(tmp_path, trained):
     with pytest.raises(ConfigError, match="neither a dpok run directory"):
         evaluate(tmp_path, trained["held"])
+    with pytest.raises(ConfigError, match="pass --data"):
+        evaluate(trained["run"] / "model", reference=trained["base"])
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"prompt": "x", "chosen": "a"}\n')
     reset_accelerate()
