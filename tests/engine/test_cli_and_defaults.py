@@ -12,7 +12,6 @@ from click.testing import CliRunner
 from dpok_framework.cli.main import cli
 from dpok_framework.config import load_config, validate_components
 from dpok_framework.engine import Engine
-from dpok_framework.errors import ConfigError
 
 from .tiny import run_config
 
@@ -47,17 +46,6 @@ def test_cli_bad_config_is_one_line_exit_2(tmp_path, tiny_model_dir, pairs_file)
     res = CliRunner().invoke(cli, ["train", str(path)])
     assert res.exit_code == 2
     assert "model.path" in res.output and "not a local directory" in res.output
-
-
-def test_auto_selection_without_selector_is_rejected_clearly(tmp_path, tiny_model_dir, pairs_file, registry,
-                                                            monkeypatch):
-    cfg = run_config(tmp_path, tiny_model_dir, pairs_file, kernel={"name": "auto", "gamma": 0.5})
-    import dpok_framework.engine.engine as eng
-
-    if hasattr(eng, "resolve_auto"):
-        pytest.skip("the selection subsystem resolves `auto` in this checkout")
-    with pytest.raises(ConfigError, match="kernel.name.*auto"):
-        Engine(cfg).train()
 
 
 def test_lora_reference_is_the_base_model_with_adapter_disabled(tmp_path, tiny_model_dir, pairs_file):

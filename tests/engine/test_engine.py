@@ -209,10 +209,11 @@ def test_mixture_kernel_with_penalty_logs_weights_and_divergence(tmp_path, tiny_
     res = Engine(cfg).train()
     rec = read_metrics(res.run_dir / "metrics.jsonl")[0]
     weights_logged = [k for k in rec if k.startswith("kernel/weights/")]
-    assert weights_logged and abs(sum(rec[k] for k in weights_logged if k.count("/") == 2) - 1.0) < 0.5
+    assert weights_logged and all(0.0 <= rec[k] <= 1.0 for k in weights_logged)
     assert rec["divergence/js"] is not None and rec["divergence/js"] >= 0
     assert "kernel/regularizer" in rec
-    assert any(k.startswith("mixture") or k for k in torch.load(res.run_dir / "kernel.pt"))
+    state = torch.load(res.run_dir / "kernel.pt")
+    assert state and all(torch.is_tensor(v) for v in state.values())
 
 
 def test_private_covariance_is_released_for_a_covariance_kernel(tmp_path, tiny_model_dir, pairs_file, registry):

@@ -204,11 +204,12 @@ def test_explicit_penalty_adds_alpha_times_mean_token_divergence(registry):
 def test_every_registered_divergence_works_as_penalty_and_every_link_as_link(registry):
     policy = tiny_llama(seed=1)
     ref = tiny_llama(seed=3).eval()
-    batch, _ = make_batch()
+    batch, _ = make_batch([("Q: ok?\nA: ", "fine", "no. bad")])  # few tokens: some divergences are costly
     with torch.no_grad():
         r = forward_logps(ref, batch)
     for name in registry.names("divergence"):
-        obj = objective_for(policy, registry, divergence={"link": "kl", "penalty": name, "alpha": 0.1})
+        obj = objective_for(policy, registry, divergence={"link": "kl", "penalty": name, "alpha": 0.1,
+                                                          "penalty_on": "chosen"})
         out = obj(batch, ReferenceOutput(r.logps, r.logits))
         policy.zero_grad()
         out.loss.backward()
