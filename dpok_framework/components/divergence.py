@@ -24,6 +24,12 @@ class Divergence(Component, torch.nn.Module):
       divergences obey the data-processing inequality and joint convexity.
     * ``has_link``: the divergence can replace reverse KL inside the DPO sigmoid through the f-DPO
       link ``psi(r) = f'(exp(r))`` (Wang et al. 2023); others may only be used as a penalty.
+    * ``link_scale``: for f-divergences with a link, ``link(r) = link_scale * f'(exp r) + const``
+      (a positive scale only rescales beta; ``js`` uses f-DPO's link, which is 2 f' of JS).
+
+    The axioms are class attributes; a divergence whose axioms depend on its params (e.g. a Renyi
+    order of 1/2 is symmetric) may refine them per instance in ``__init__``. The generic property
+    suite reads them from the instance.
     """
 
     kind: ClassVar[str] = "divergence"
@@ -31,6 +37,7 @@ class Divergence(Component, torch.nn.Module):
     upper_bound: ClassVar[float | None] = None
     is_f_divergence: ClassVar[bool] = False
     has_link: ClassVar[bool] = False
+    link_scale: ClassVar[float] = 1.0
 
     def __init__(self, params: Params | None = None, **kwargs) -> None:
         torch.nn.Module.__init__(self)

@@ -4,30 +4,42 @@ from __future__ import annotations
 
 import torch
 
-from dpok_framework.components import Divergence, Params
+from dpok_framework.components import Params
+
+from ._numerics import INF
+from .fdiv_base import FDivergence
 
 
 class KLParams(Params):
     pass
 
 
-class KL(Divergence):
+class KL(FDivergence):
     """KL(p || q) with p the policy: the divergence RLHF/DPO regularise with ("reverse KL" in f-DPO).
 
-    f(u) = u log u, link psi(r) = f'(exp r) = r + 1 (the constant cancels in the margin, giving DPO).
-    Terms with p_v = 0 contribute 0; p_v > 0 with q_v = 0 gives +inf.
+    f(u) = u log u, f(0) = 0, f*(0) = +inf; link psi(r) = f'(exp r) = r + 1 (the constant cancels
+    in the margin, giving DPO). Terms with p_v = 0 contribute 0; p_v > 0 with q_v = 0 gives +inf.
+    Unbounded, asymmetric; mode-seeking for the policy.
     """
 
     name = "kl"
     summary = "KL(pi || pi_ref); link psi(r) = r (plain DPO)"
-    is_f_divergence = True
-    has_link = True
     Params = KLParams
 
-    def forward(self, logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:
-        p = logp.exp()
-        diff = torch.where(p > 0, logp - logq, torch.zeros_like(logp))  # avoids 0 * (-inf - x) = nan
-        return (p * diff).sum(-1)
+    def f(self, u: torch.Tensor) -> torch.Tensor:
+        return torch.xlogy(u, u)
+
+    def f_prime(self, u: torch.Tensor) -> torch.Tensor:
+        return torch.log(u) + 1.0
+
+    def f_zero(self) -> float:
+        return 0.0
+
+    def f_star_zero(self) -> float:
+        return INF
+
+    def interior(self, logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:
+        return logp.exp() * (logp - logq)  # p log(p/q)
 
     def link(self, r: torch.Tensor) -> torch.Tensor:
         return r + 1.0

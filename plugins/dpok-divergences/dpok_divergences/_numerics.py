@@ -1,0 +1,62 @@
+"""Shared numerics for divergences on log-probabilities: input checks, supports and NaN-free edges.
+
+Every divergence takes ``logp, logq`` of shape ``[..., V]`` where ``-inf`` marks zero mass. The
+helpers here keep values and gradients free of NaN at those entries: quantities are only evaluated
+on *safe* (finite) copies of the inputs and selected afterwards with ``torch.where``, so the branch
+that is not taken never sees ``-inf - (-inf)`` or ``0 * inf`` (whose gradients would be NaN).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+NEG_INF = float("-inf")
+INF = float("inf")
+LOG2 = math.log(2.0)
+
+
+def check_pair(name: str, logp: torch.Tensor, logq: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Validate shapes and promote half precision to float32 (divergences are reductions over V)."""
+    if not isinstance(logp, torch.Tensor) or not isinstance(logq, torch.Tensor):
+        raise TypeError(f"divergence {name!r}: logp and logq must be tensors, got "
+                        f"{type(logp).__name__} and {type(logq).__name__}")
+    if logp.shape != logq.shape:
+        raise ValueError(f"divergence {name!r}: logp and logq must have the same shape [..., V]; got "
+                         f"{tuple(logp.shape)} (policy) and {tuple(logq.shape)} (reference)")
+    if logp.ndim == 0 or logp.shape[-1] == 0:
+        raise ValueError(f"divergence {name!r}: inputs need a non-empty last (vocabulary) dim; got shape "
+                         f"{tuple(logp.shape)}")
+    if not (logp.is_floating_point() and logq.is_floating_point()):
+        raise TypeError(f"divergence {name!r}: log-probabilities must be floating point; got "
+                        f"{logp.dtype} and {logq.dtype}")
+    dtype = torch.promote_types(logp.dtype, logq.dtype)
+    if dtype in (torch.float16, torch.bfloat16):
+        dtype = torch.float32
+    return logp.to(dtype), logq.to(dtype)
+
+
+def support(logx: torch.Tensor) -> torch.Tensor:
+    """Boolean mask of entries with positive mass (``logx > -inf``), same shape as ``logx``."""
+    return logx > NEG_INF
+
+
+def safe(logx: torch.Tensor, mask: torch.Tensor, fill: float = 0.0) -> torch.Tensor:
+    """``logx`` where ``mask`` else ``fill``: a finite stand-in to compute on before selecting."""
+    return torch.where(mask, logx, torch.full_like(logx, fill))
+
+
+def edge_term(mass: torch.Tensor, mask: torch.Tensor, limit: float) -> torch.Tensor:
+    """``mass * limit`` on ``mask`` and 0 elsewhere, for a limit that may be +inf.
+
+    With an infinite limit the result is a constant ``+inf`` on ``mask`` (no gradient): multiplying
+    by ``inf`` would put ``0 * inf = nan`` into the gradient of the masked-out entries.
+    """
+    if math.isinf(limit):
+        if limit < 0:
+            raise ValueError("an f-divergence limit f(0) or f*(0) cannot be -inf for a convex f with f(1) = 0")
+        return torch.where(mask, torch.full_like(mass, INF), torch.zeros_like(mass))
+    if math.isnan(limit):
+        raise ValueError("an f-divergence limit f(0) or f*(0) evaluated to nan; override f_zero / f_star_zero")
+    return torch.where(mask, mass * limit, torch.zeros_like(mass))

@@ -1,0 +1,44 @@
+"""Forward KL: KL(q || p) = sum_v q_v (log q_v - log p_v), p = policy, q = reference."""
+
+from __future__ import annotations
+
+import torch
+
+from dpok_framework.components import Params
+
+from ._numerics import INF
+from .fdiv_base import FDivergence
+
+
+class ForwardKLParams(Params):
+    pass
+
+
+class ForwardKL(FDivergence):
+    """KL(pi_ref || pi): mass-covering; the policy is penalised for dropping reference mass.
+
+    f(u) = -log u, f(0) = +inf, f*(0) = 0; link psi(r) = f'(exp r) = -exp(-r) (f-DPO "forward KL").
+    p_v = 0 < q_v gives +inf; q_v = 0 terms contribute 0. Unbounded, asymmetric.
+    """
+
+    name = "forward_kl"
+    summary = "KL(pi_ref || pi) (mass-covering); link psi(r) = -exp(-r)"
+    Params = ForwardKLParams
+
+    def f(self, u: torch.Tensor) -> torch.Tensor:
+        return -torch.log(u)
+
+    def f_prime(self, u: torch.Tensor) -> torch.Tensor:
+        return -1.0 / u
+
+    def f_zero(self) -> float:
+        return INF
+
+    def f_star_zero(self) -> float:
+        return 0.0
+
+    def interior(self, logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:
+        return logq.exp() * (logq - logp)  # q log(q/p)
+
+    def link(self, r: torch.Tensor) -> torch.Tensor:
+        return -torch.exp(-r)
