@@ -240,3 +240,12 @@ def test_frozen_sentence_encoder_embeddings_are_computed_once_and_cached(tmp_pat
     assert rec["kernel/log_ratio"] is not None
     cached = list((tmp_path / "dpok-cache" / "embeddings").glob("*.pt"))
     assert len(cached) == 2  # train and held-out split
+
+
+def test_bf16_mixed_precision_runs_on_cpu(tmp_path, tiny_model_dir, pairs_file):
+    cfg = run_config(tmp_path, tiny_model_dir, pairs_file, training={"mixed_precision": "bf16", "max_steps": 2},
+                     kernel={"name": "rbf", "gamma": 0.5})
+    res = Engine(cfg).train()
+    recs = [r for r in read_metrics(res.run_dir / "metrics.jsonl") if r["split"] == "train"]
+    assert len(recs) == 2 and all(r["loss"] is not None and r["grad_norm"] is not None for r in recs)
+    assert all(t.dtype == torch.float32 for t in weights(res.run_dir).values())  # master weights stay fp32
