@@ -7,7 +7,8 @@ Two evidence types, one per candidate kind:
   one population-level quantity whose exact estimator is quadratic in N: the MMD^2 between the
   chosen and the rejected completions under the cosine-normalised kernel
   K~(a, b) = K(a, b) / sqrt(K(a, a) K(b, b))  (``exact``: unbiased U-statistic, O(N^2 d);
-  ``approx``: Gretton et al.'s linear-time statistic on disjoint pairs of triplets, O(N d)).
+  ``approx``: Gretton et al.'s linear-time statistic on disjoint pairs of triplets, O(N d), on at most
+  ``mmd_blocks`` = 16384 pairs of triplets (a random subset in canonical order; standard error reported)).
   The exact statistic uses the kernel's ``pairwise`` Gram blocks; everything else uses ``log_paired``.
   The approximation uses the triplet structure rather than RFF/Nystrom features: it is unbiased,
   needs nothing but ``log_paired``/``log_diag`` (so it applies to every registered kernel,
@@ -63,7 +64,8 @@ class KernelEvidence:
     target = "kernel"
 
     def __init__(self, e_x: torch.Tensor, e_pos: torch.Tensor, e_neg: torch.Tensor, *, mode: Mode = "approx",
-                 seed: int = 0, fit_pairs: int = 256, source: str = "embeddings") -> None:
+                 seed: int = 0, fit_pairs: int = 256, mmd_blocks: int | None = 16384,
+                 source: str = "embeddings") -> None:
         if mode not in ("approx", "exact"):
             raise ValueError(f"KernelEvidence: mode must be 'approx' or 'exact', got {mode!r}")
         tensors = {n: _check_matrix(n, t, source) for n, t in (("e_x", e_x), ("e_pos", e_pos), ("e_neg", e_neg))}
@@ -83,6 +85,9 @@ class KernelEvidence:
         self.mode: Mode = mode
         self.seed = int(seed)
         self.fit_pairs = int(fit_pairs)
+        if mmd_blocks is not None and mmd_blocks < 2:
+            raise ValueError(f"KernelEvidence: mmd_blocks must be >= 2 or None, got {mmd_blocks}")
+        self.mmd_blocks = mmd_blocks
         self.source = source
         self.order = _shuffled_canonical(self.seed, self.e_x, self.e_pos, self.e_neg)  # [N]
         self._stats: dict[int, tuple[Any, KernelStats]] = {}
@@ -119,7 +124,8 @@ class KernelEvidence:
         return None
 
     def describe(self) -> dict[str, Any]:
-        return {"pairs": self.n, "dim": self.dim, "mode": self.mode, "seed": self.seed, "source": self.source}
+        return {"pairs": self.n, "dim": self.dim, "mode": self.mode, "seed": self.seed, "source": self.source,
+                "fit_pairs": min(self.fit_pairs, self.n), "mmd_blocks": self.mmd_blocks}
 
 
 def _log_paired_chunked(kernel: Any, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -175,7 +181,7 @@ class KernelStats:
 
     def _mmd_linear(self) -> tuple[float, float]:
         o = self.ev.order
-        m = self.ev.n // 2
+        m = self.ev.n // 2 if self.ev.mmd_blocks is None else min(self.ev.n // 2, self.ev.mmd_blocks)
         i1, i2 = o[0:2 * m:2], o[1:2 * m:2]  # [m] each: disjoint triplets
         pos, neg, dp, dn = self.ev.e_pos, self.ev.e_neg, self.log_diag_pos, self.log_diag_neg
 

@@ -136,3 +136,15 @@ def test_divergence_metrics_invariant_to_scale_and_third_party_candidates_are_sc
     table = Selector(registry).rank("divergence", ev)
     assert "scaled_kl_test" in [r.name for r in table.rows]
     assert table.row("scaled_kl_test").score == pytest.approx(table.row("kl").score)
+
+
+def test_capped_linear_mmd_is_a_subsample_within_its_standard_error(reg):
+    x, pos, neg = local_boundary_triplets(n=400, d=4, seed=12)
+    kern = reg.build("kernel", {"name": "rbf", "params": {"sigma": 1.0}})
+    pnd = reg.build("selection_metric", "pnd")
+    full = pnd.evaluate(kern, KernelEvidence(x, pos, neg, mmd_blocks=None))
+    capped = pnd.evaluate(kern, KernelEvidence(x, pos, neg, mmd_blocks=50))
+    assert capped.details["se"] > full.details["se"]
+    assert abs(capped.value - full.value) <= 4.0 * capped.details["se"]
+    with pytest.raises(ValueError, match="mmd_blocks"):
+        KernelEvidence(x, pos, neg, mmd_blocks=1)
