@@ -249,3 +249,15 @@ def test_bf16_mixed_precision_runs_on_cpu(tmp_path, tiny_model_dir, pairs_file):
     recs = [r for r in read_metrics(res.run_dir / "metrics.jsonl") if r["split"] == "train"]
     assert len(recs) == 2 and all(r["loss"] is not None and r["grad_norm"] is not None for r in recs)
     assert all(t.dtype == torch.float32 for t in weights(res.run_dir).values())  # master weights stay fp32
+
+
+def test_epochs_with_a_partial_accumulation_window(tmp_path, tiny_model_dir, pairs_file):
+    # 18 training pairs, 4 per micro-batch -> 5 micro-batches per epoch; 2 per step -> 3 steps (the last one
+    # closes with a single micro-batch at the end of the epoch)
+    cfg = run_config(tmp_path, tiny_model_dir, pairs_file,
+                     training={"max_steps": None, "num_epochs": 2, "gradient_accumulation_steps": 2})
+    res = Engine(cfg).train()
+    assert res.global_step == 6 and res.stopped_by == "completed"
+    train = [r for r in read_metrics(res.run_dir / "metrics.jsonl") if r["split"] == "train"]
+    assert [r["step"] for r in train] == [1, 2, 3, 4, 5, 6]
+    assert train[2]["epoch"] == pytest.approx(1.0) and train[-1]["epoch"] == pytest.approx(2.0)
