@@ -5,7 +5,8 @@ candidates in: utility u = 1 - (r - 1) / (n - 1) for average rank r among n elig
 the best, 0 for the worst, ties share the average; a single candidate gets 1).  Undefined values (nan)
 rank below every defined one.  A candidate's score is the weight-averaged utility over the metrics of
 its kind; ruled-out candidates take no part.  Values are compared after rounding to 9 significant
-digits so that floating-point noise cannot flip an order.
+digits so that floating-point noise cannot flip an order, and values a metric reports with a standard
+error (``details["se"]``) are tied when within two combined standard errors of each other.
 """
 
 from __future__ import annotations
@@ -27,19 +28,37 @@ def _key(value: float, higher_is_better: bool) -> float:
     return float(f"{v:.9g}")
 
 
-def rank_utilities(values: dict[str, float], higher_is_better: bool) -> dict[str, float]:
-    """Average-rank utilities in [0, 1] for ``{candidate: value}`` (see the module docstring)."""
+def rank_utilities(values: dict[str, float], higher_is_better: bool,
+                   errors: dict[str, float] | None = None) -> dict[str, float]:
+    """Average-rank utilities in [0, 1] for ``{candidate: value}`` (see the module docstring).
+
+    ``errors``: standard errors of estimated values.  Candidates are then grouped greedily from the best
+    down: a value joins the group of the group's first (best) member when it is within
+    2 sqrt(se_first^2 + se_value^2) of it, and a group shares one average rank, so estimator noise
+    cannot order candidates (e.g. PND's linear-time estimate near 0).
+    """
     n = len(values)
     if n == 0:
         return {}
     if n == 1:
         return {name: 1.0 for name in values}
+    errors = errors or {}
     keys = {name: _key(v, higher_is_better) for name, v in values.items()}
-    ordered = sorted(set(keys.values()), reverse=True)
+    ordered = sorted(values, key=lambda name: (-keys[name], name))
+    groups: list[list[str]] = []
+    for name in ordered:
+        if groups:
+            head = groups[-1][0]
+            tol = 2.0 * math.hypot(errors.get(head, 0.0), errors.get(name, 0.0))
+            same = keys[head] == keys[name] or (
+                tol > 0 and math.isfinite(keys[head]) and math.isfinite(keys[name]) and keys[head] - keys[name] <= tol)
+            if same:
+                groups[-1].append(name)
+                continue
+        groups.append([name])
     out: dict[str, float] = {}
     position = 1
-    for k in ordered:
-        tied = [name for name, kk in keys.items() if kk == k]
+    for tied in groups:
         avg_rank = position + (len(tied) - 1) / 2.0
         for name in tied:
             out[name] = 1.0 - (avg_rank - 1.0) / (n - 1.0)
@@ -94,7 +113,10 @@ def score_rows(rows: list[CandidateRow], metrics: dict[str, bool], weights: dict
     ruled-out ones last).  ``metrics``: ``{metric name: higher_is_better}``."""
     eligible = [r for r in rows if r.eligible]
     for metric, hib in metrics.items():
-        utils = rank_utilities({r.name: r.values[metric].value for r in eligible if metric in r.values}, hib)
+        present = [r for r in eligible if metric in r.values]
+        errors = {r.name: float(r.values[metric].details.get("se", 0.0)) for r in present}
+        errors = {k: v for k, v in errors.items() if math.isfinite(v)}
+        utils = rank_utilities({r.name: r.values[metric].value for r in present}, hib, errors)
         for r in eligible:
             if r.name in utils:
                 r.utilities[metric] = utils[r.name]

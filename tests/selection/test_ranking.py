@@ -147,3 +147,12 @@ def test_pair_table_and_reason(registry):
     assert best["score"] == pytest.approx((sum(kr.utilities.values()) + sum(dr.utilities.values())) / 4)
     assert res.reason.startswith(f"{res.kernel['name']} + {res.divergence['name']}: ")
     assert "ranks first of 2 kernels" in res.reason
+
+
+def test_values_within_two_standard_errors_tie():
+    vals = {"a": 0.010, "b": 0.004, "c": -0.5}
+    assert rank_utilities(vals, True) == {"a": 1.0, "b": 0.5, "c": 0.0}
+    u = rank_utilities(vals, True, errors={"a": 0.003, "b": 0.003, "c": 0.003})  # |a - b| < 2 * 0.0042
+    assert u["a"] == u["b"] == pytest.approx(0.75) and u["c"] == 0.0
+    u = rank_utilities(vals, False, errors={"a": 0.003, "b": 0.003, "c": 0.003})  # direction respected
+    assert u["c"] == 1.0 and u["a"] == u["b"] == pytest.approx(0.25)
