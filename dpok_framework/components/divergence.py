@@ -46,6 +46,15 @@ class Divergence(Component, torch.nn.Module):
     def forward(self, logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    @classmethod
+    def has_link_for(cls, params: Params) -> bool:
+        """Whether instances built with ``params`` have a usable link (default: ``has_link``).
+
+        Config validation calls this, so a divergence whose link depends on its params (e.g.
+        ``f_divergence`` with ``f: total_variation``) is rejected as a link before training starts.
+        """
+        return cls.has_link
+
     def link(self, r: torch.Tensor) -> torch.Tensor:
         """psi(r) = f'(exp(r)) applied to log-ratios r = log pi(y|x) - log pi_ref(y|x)."""
         raise NotImplementedError(

@@ -29,7 +29,7 @@ def validate_components(config: RunConfig, registry: Registry, source: str | Non
         link = check("divergence", d.link, "divergence.link")
         if link is not None:
             info = link[0]
-            if not info.cls.has_link:
+            if not info.cls.has_link_for(link[1]):
                 ok = [n for n, c in registry.classes("divergence").items() if c.has_link]
                 problems.append(
                     f"divergence.link: {info.name!r} has no f-DPO link psi(r) = f'(exp r), so it cannot replace "

@@ -70,6 +70,10 @@ class NamedFDivergence(FDivergence):
     summary = "generic f-divergence sum q f(p/q) with a named generator (kl, js, chi2, alpha, ...)"
     Params = FDivergenceParams
 
+    @classmethod
+    def has_link_for(cls, params: FDivergenceParams) -> bool:
+        return GENERATORS[params.f].has_link
+
     def _setup(self) -> None:
         cls = GENERATORS[self.params.f]
         self.generator = cls(alpha=self.params.alpha) if cls is AlphaDivergence else cls()
