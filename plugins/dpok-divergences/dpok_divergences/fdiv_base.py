@@ -87,10 +87,15 @@ class FDivergence(Divergence, metaclass=abc.ABCMeta):
         """Per-token contributions q_v f(p_v / q_v) ``[..., V]`` with the zero-mass limits."""
         pos_p, pos_q = support(logp), support(logq)  # [..., V]
         both = pos_p & pos_q
+        if bool(both.all()):  # the common case (softmax outputs): no masking temporaries
+            return self.interior(logp, logq)
         inner = self.interior(safe(logp, both), safe(logq, both))  # finite inputs only
         t = torch.where(both, inner, torch.zeros_like(inner))
-        t = t + edge_term(logq.exp(), pos_q & ~pos_p, self.f_zero())
-        t = t + edge_term(logp.exp(), pos_p & ~pos_q, self.f_star_zero())
+        only_q, only_p = pos_q & ~pos_p, pos_p & ~pos_q
+        if bool(only_q.any()):
+            t = t + edge_term(logq.exp(), only_q, self.f_zero())
+        if bool(only_p.any()):
+            t = t + edge_term(logp.exp(), only_p, self.f_star_zero())
         return t
 
     def forward(self, logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:
