@@ -51,6 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="process: a fresh child per configuration (peak memory per configuration); none: all "
                         "in this process (quick smoke runs; peak memory is then not per configuration)")
     p.add_argument("--work-dir", default=None, help="keep the model/data/caches here (default: a temp dir)")
+    p.add_argument("--report", default=None, metavar="JSON", help="re-aggregate and print the table of an "
+                                                                  "earlier --json result (runs nothing)")
     args = p.parse_args(argv)
     if args.warmup is not None and args.warmup < 1:
         p.error("--warmup must be >= 1: the first step contains set-up")
@@ -125,8 +127,21 @@ def run_isolated(spec: dict[str, Any], ctx, result_path: Path, timeout: float) -
                                                        "before reporting (killed for memory?)"}
 
 
+def rereport(path: str) -> dict[str, Any]:
+    """Recompute configs/ratios/table of a saved result from its raw per-run measurements."""
+    out = json.loads(Path(path).read_text())
+    rows = report.aggregate(out["runs"], out["preset"]["batch_size"])
+    rat = report.ratios(rows)
+    out.update(configs=rows, ratios=rat, table=report.table(rows, rat))
+    Path(path).write_text(json.dumps(out, indent=2))
+    print(out["table"])
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
+    if args.report:
+        return rereport(args.report)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     preset = PRESETS[args.preset].with_steps(args.steps, args.warmup, args.threads)
     if args.timeout is not None:

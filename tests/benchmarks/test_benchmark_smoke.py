@@ -80,3 +80,11 @@ def test_selection_and_interleaving():
         select(configs, "dpo,nope")
     order = [c.name for c in schedule(select(configs, "trl,dpo,hmk"), rounds=2)]
     assert order == ["trl", "dpo", "trl", "dpo", "hmk"]
+
+
+def test_rounds_take_the_best_round_median():
+    runs = [{"ok": True, "name": "trl", "framework": "trl", "step_s": [15.0, 16.0, 14.0], "peak_rss_mb": 10.0},
+            {"ok": True, "name": "trl", "framework": "trl", "step_s": [5.0, 4.0, 6.0], "peak_rss_mb": 12.0}]
+    row = report.aggregate(runs, batch_size=4)["trl"]
+    assert row["round_medians"] == [15.0, 5.0] and row["median_step_s"] == 5.0
+    assert row["n_steps"] == 6 and row["peak_rss_mb"] == 12.0
