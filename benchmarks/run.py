@@ -151,6 +151,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print("trl is not installed (pip install 'dpok-framework[bench]'): TRL configurations skipped",
               file=sys.stderr)
         configs = [c for c in configs if c.framework != "trl"]
+    if args.configs is None and preset.skip:
+        print(f"preset {preset.name} leaves out {', '.join(preset.skip)} (name it in --configs to run it)")
+        configs = [c for c in configs if c.name not in preset.skip]
     configs = select(configs, args.configs)
     with tempfile.TemporaryDirectory(prefix="dpok-bench-") as tmp:
         work = Path(args.work_dir) if args.work_dir else Path(tmp)
