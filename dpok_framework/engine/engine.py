@@ -250,7 +250,12 @@ class Engine:
             kernel.to(emb.device)
             kernel.fit(emb.reshape(-1, emb.shape[-1]))  # [3n, d]
             if getattr(kernel, "uses_covariance", False) and cfg.privacy is not None:
-                release_private_covariance(kernel, emb, cfg.privacy, registry, self.run_dir if is_main else None)
+                if ckpt is None:
+                    release_private_covariance(kernel, emb, cfg.privacy, registry,
+                                               self.run_dir if is_main else None)
+                else:  # a second noisy release would spend budget for nothing: the checkpoint restores S
+                    logger.info("resume: the released covariance is restored from %s; no new release "
+                                "(privacy.json kept)", ckpt)
             kernel.to(device)
             logger.info("kernel %r fitted on %d pairs (%d embeddings of dim %d)", cfg.kernel.name, n_fit,
                         3 * emb.shape[0], emb.shape[-1])

@@ -76,3 +76,20 @@ def test_release_past_the_budget_stops_dpok_train_before_training(tmp_path, tiny
     run = Path(cfg.output.dir)
     assert not (run / "model").exists() and not (run / "metrics.jsonl").exists()
     assert not (run / "privacy.json").exists()  # nothing was released, nothing charged
+
+
+def test_resume_restores_the_released_covariance_without_a_second_release(tmp_path, tiny_run_inputs):
+    from dpok_framework.engine.engine import Engine
+
+    cfg = _config(tmp_path, tiny_run_inputs, clip=0.5)
+    cfg.training.save_steps = 1
+    first = Engine(cfg).train()
+    doc_before = (first.run_dir / "privacy.json").read_text()
+    chol_before = torch.load(first.run_dir / "kernel.pt")["chol"]
+    TINY.reset_accelerate()
+    cfg = _config(tmp_path, tiny_run_inputs, clip=0.5)
+    cfg.training.save_steps, cfg.training.max_steps = 1, 3
+    resumed = Engine(cfg, resume=True).train()
+    assert resumed.global_step == 3
+    assert (resumed.run_dir / "privacy.json").read_text() == doc_before  # nothing spent twice
+    torch.testing.assert_close(torch.load(resumed.run_dir / "kernel.pt")["chol"], chol_before, rtol=0, atol=0)
