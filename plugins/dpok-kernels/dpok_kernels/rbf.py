@@ -10,6 +10,7 @@ from pydantic import Field, PositiveFloat
 
 from dpok_framework.components import Kernel, Params
 
+from ._fitted import MedianFitted
 from ._geometry import check_embeddings, check_pair, median_distance, sq_dist_paired, sq_dist_pairwise
 
 
@@ -21,7 +22,7 @@ class RBFParams(Params):
                                                "fitted/given value).")
 
 
-class RBFKernel(Kernel):
+class RBFKernel(MedianFitted, Kernel):
     """K(x, y) = exp(-||x - y||^2 / (2 sigma^2)).
 
     log K = -||x - y||^2 / (2 sigma^2) is computed directly, so the log-ratio never underflows.
@@ -31,6 +32,7 @@ class RBFKernel(Kernel):
     """
 
     name = "rbf"
+    median_param = "sigma"
     summary = "exp(-||x-y||^2 / 2 sigma^2); sigma by median heuristic (the paper's default kernel)"
     group = "local"
     shift_invariant = True
@@ -60,19 +62,6 @@ class RBFKernel(Kernel):
         """Current bandwidth (scalar tensor)."""
         self._check_fitted()
         return self.log_sigma.exp()
-
-    # the fitted flag travels with state_dict() (as a tensor: safetensors/accelerate checkpoints need
-    # tensor values), so a checkpointed kernel reloads ready to use
-    def get_extra_state(self) -> torch.Tensor:
-        return torch.tensor([float(self.fitted)], dtype=torch.float64)
-
-    def set_extra_state(self, state: torch.Tensor) -> None:
-        self.fitted = bool(state[0] > 0.5)
-
-    def _check_fitted(self) -> None:
-        if not self.fitted:
-            raise RuntimeError("rbf kernel: sigma='median' is estimated by kernel.fit(embeddings); call fit() "
-                               "first or set params.sigma to a number")
 
     def _inv_two_sigma2(self, x: torch.Tensor) -> torch.Tensor:
         self._check_fitted()

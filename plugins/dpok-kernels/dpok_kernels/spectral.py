@@ -10,6 +10,7 @@ from pydantic import Field, PositiveFloat, model_validator
 
 from dpok_framework.components import Kernel, Params
 
+from ._fitted import MedianFitted
 from ._geometry import check_embeddings, check_pair, median_distance, sq_dist_paired, sq_dist_pairwise
 
 
@@ -32,7 +33,7 @@ class SpectralParams(Params):
         return self
 
 
-class SpectralKernel(Kernel):
+class SpectralKernel(MedianFitted, Kernel):
     """K(x, y) = sum_k w_k exp(-||x - y||^2 / (2 sigma_k^2)),  w = softmax(theta),  sigma_k = exp(s_k).
 
     A Gaussian-mixture spectral density centred at 0 (the authors' "spectral" kernel, made positive):
@@ -42,6 +43,7 @@ class SpectralKernel(Kernel):
     """
 
     name = "spectral"
+    median_param = "scale"
     summary = "sum_k w_k exp(-||x-y||^2 / 2 sigma_k^2), learnable w (softmax) and sigma_k (global)"
     group = "global"
     shift_invariant = True
@@ -73,19 +75,6 @@ class SpectralKernel(Kernel):
                                                      dtype=torch.float64))
             self.fitted = True
         return self
-
-    # the fitted flag travels with state_dict() (as a tensor: safetensors/accelerate checkpoints need
-    # tensor values), so a checkpointed kernel reloads ready to use
-    def get_extra_state(self) -> torch.Tensor:
-        return torch.tensor([float(self.fitted)], dtype=torch.float64)
-
-    def set_extra_state(self, state: torch.Tensor) -> None:
-        self.fitted = bool(state[0] > 0.5)
-
-    def _check_fitted(self) -> None:
-        if not self.fitted:
-            raise RuntimeError("spectral kernel: scale='median' is estimated by kernel.fit(embeddings); call "
-                               "fit() first or set params.scale to a number")
 
     def weights(self) -> torch.Tensor:
         """``[K]`` current component weights (sum 1)."""
