@@ -13,24 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from dpok_framework.models.char_tokenizer import char_tokenizer
+
 from .presets import Preset
-
-CHARS = [chr(i) for i in range(32, 127)] + ["\n"]
-
-
-def char_tokenizer():
-    """A character-level fast tokenizer (pad 0, bos 1, eos 2, unk 3), built offline."""
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {"<pad>": 0, "<s>": 1, "</s>": 2, "<unk>": 3}
-    for c in CHARS:
-        vocab[c] = len(vocab)
-    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
-    tok.decoder = decoders.Fuse()
-    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>",
-                                   unk_token="<unk>")
 
 
 def build_tiny_model(out: Path, seed: int = 0) -> Path:

@@ -8,21 +8,7 @@ from pathlib import Path
 
 import torch
 
-CHARS = [chr(i) for i in range(32, 127)] + ["\n"]
-
-
-def char_tokenizer():
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {"<pad>": 0, "<s>": 1, "</s>": 2, "<unk>": 3}
-    for c in CHARS:
-        vocab[c] = len(vocab)
-    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
-    tok.decoder = decoders.Fuse()
-    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>",
-                                   unk_token="<unk>")
+from dpok_framework.models.char_tokenizer import char_tokenizer  # noqa: F401  (re-exported)
 
 
 def tiny_llama(vocab_size: int = 128, seed: int = 0, tie: bool = False):
