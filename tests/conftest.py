@@ -1,4 +1,4 @@
-"""Shared test set-up: offline hub, hypothesis profiles, small torch thread pool."""
+"""Shared test set-up: offline hub, hypothesis profiles, one torch thread, third-party plugins installed."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ settings.register_profile("thorough", max_examples=400, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.load_profile(os.environ.get("DPOK_HYPOTHESIS_PROFILE", "ci"))
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# Test tensors are tiny: one intra-op thread avoids OpenMP spin-waits that make small ops 10-100x slower
+# on a busy 2-core runner. Subprocess tests (torchrun, CLI) choose their own.
+torch.set_num_threads(1)
 
 # Third-party plugins, really pip-installed (cached per content hash) before collection, so every
 # registry built in this session discovers them through entry points and the generic property

@@ -16,16 +16,6 @@ from dpok_framework.errors import ConfigError
 
 INF = math.inf
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: intra-op threads only add synchronisation (10-100x slower on a busy machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-
 def _logsm(x):
     return x - torch.logsumexp(x, -1, keepdim=True)
 

@@ -1,17 +1,9 @@
-"""Kernel unit tests: small tensors, so one intra-op thread (no OpenMP spin-waits on a busy runner)."""
+"""Kernel unit-test fixtures."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture

@@ -31,14 +31,3 @@ def dp_cls():
     from dpok_privacy.covariance import DPCovariance
 
     return DPCovariance
-
-
-@pytest.fixture(autouse=True, scope="package")
-def _single_thread():
-    """Small tensors: one intra-op thread avoids OpenMP spin-waits on a busy 2-core runner (much faster)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)

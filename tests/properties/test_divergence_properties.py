@@ -27,16 +27,6 @@ from dpok_framework.errors import DpokError
 
 TOL = 1e-9  # float64 inputs; every first-party default is exact (no iterative solver)
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: intra-op threads only add synchronisation (10-100x slower on a busy machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
-
 class LeCam(FDivergence):
     """Test-only third-party f-divergence: Le Cam / triangular discrimination, f(u) = (u-1)^2 / (2(u+1))."""
 

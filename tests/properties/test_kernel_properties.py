@@ -26,15 +26,6 @@ from dpok_framework.components import Kernel, Params
 PSD_RTOL = 1e-10  # smallest eigenvalue >= -PSD_RTOL * ||K||_2 (float64)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread():
-    """Tiny tensors: one intra-op thread avoids OpenMP spin-waits on a busy 2-core runner (50x here)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def kernel_names(registry) -> list[str]:
     """What the suite checks: every registered kernel."""
     return registry.names("kernel")
