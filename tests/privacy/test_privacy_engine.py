@@ -3,7 +3,6 @@ the spend in privacy.json, and a release past the budget stops `dpok train` clea
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -13,15 +12,7 @@ import yaml
 from click.testing import CliRunner
 
 
-def _tiny():
-    path = Path(__file__).resolve().parents[1] / "engine" / "tiny.py"
-    spec = importlib.util.spec_from_file_location("_dpok_engine_tiny", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-TINY = _tiny()
+from engine import tiny as TINY  # the engine tests' tiny model and data helpers
 
 
 @pytest.fixture(autouse=True)

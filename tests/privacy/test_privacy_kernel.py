@@ -1,13 +1,10 @@
 """Covariance-consuming kernels built on a DP release pass the generic kernel property suite.
 
-The checks are the plain functions of ``tests/properties/test_kernel_properties.py`` (loaded by path), run on
+The checks are the plain functions of ``tests/properties/test_kernel_properties.py`` (imported from tests/), run on
 every registered kernel with ``uses_covariance = True`` after ``set_covariance(release.cov, release.mean)``.
 """
 
 from __future__ import annotations
-
-import importlib.util
-from pathlib import Path
 
 import pytest
 import torch
@@ -15,17 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dpok_framework import get_registry
+from properties import test_kernel_properties as SUITE  # the generic kernel checks
 
-
-def _suite():
-    path = Path(__file__).resolve().parents[1] / "properties" / "test_kernel_properties.py"
-    spec = importlib.util.spec_from_file_location("_dpok_kernel_property_suite", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SUITE = _suite()
 REGISTRY = get_registry()
 COV_KERNELS = [n for n, c in REGISTRY.classes("kernel").items() if getattr(c, "uses_covariance", False)]
 
