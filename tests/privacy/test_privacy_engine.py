@@ -11,7 +11,6 @@ import torch
 import yaml
 from click.testing import CliRunner
 
-
 from engine import tiny as TINY  # the engine tests' tiny model and data helpers
 
 
