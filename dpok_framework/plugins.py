@@ -155,10 +155,10 @@ def load_plugins(strict: bool = False) -> LoadedPlugins:
         plugins[name] = PluginInfo(
             name=name, distribution=distfacade.project_name, version=distfacade.version,
             module=getattr(plugin, "__name__", type(plugin).__name__),
-            hooks=[impl.name for impl in _impls_of(pm, plugin)])
+            hooks=hook_names(pm, plugin))
     return LoadedPlugins(pm, plugins, failures, disabled)
 
 
-def _impls_of(pm: pluggy.PluginManager, plugin: Any) -> list[Any]:
-    caller = pm.get_hookcallers(plugin) or []
-    return [hc for hc in caller]
+def hook_names(pm: pluggy.PluginManager, plugin: Any) -> list[str]:
+    """Names of the hooks ``plugin`` implements."""
+    return [hc.name for hc in pm.get_hookcallers(plugin) or []]

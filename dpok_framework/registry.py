@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from .errors import ComponentParamsError, DuplicateComponentError, PluginError, UnknownComponentError
 from .kinds import KINDS
-from .plugins import LoadedPlugins, PluginFailure, PluginInfo, _fail, load_plugins
+from .plugins import LoadedPlugins, PluginFailure, PluginInfo, _fail, hook_names, load_plugins
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ class Registry:
         if name is None:
             raise PluginError(f"plugin {plugin!r} is blocked")
         self.plugins[name] = PluginInfo(name, None, None, getattr(plugin, "__name__", type(plugin).__name__),
-                                        hooks=[hc.name for hc in self.manager.get_hookcallers(plugin) or []])
+                                        hooks=hook_names(self.manager, plugin))
         for kind in KINDS.values():
             for impl in getattr(self.manager.hook, kind.hook).get_hookimpls():
                 if impl.plugin is plugin:
