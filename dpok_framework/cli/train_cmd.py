@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..config import load_config
+from ..report.heldout import format_uncertainty, heldout_uncertainty
 
 
 def format_summary(summary: dict) -> str:
@@ -25,6 +26,10 @@ def format_summary(summary: dict) -> str:
             lines.append(f"  {label:34}{fmt.format(pol[key]):>16}{fmt.format(ref[key]):>12}")
         lines.append(f"  {'reward accuracy (TRL)':34}{pol['reward_accuracy']:>16.3f}{'-':>12}")
         lines.append(f"  {'mean reward margin beta*(r+ - r-)':34}{pol['mean_reward_margin']:>+16.4f}{'0':>12}")
+        u = heldout_uncertainty(summary)
+        if u is not None:
+            lines.append("With uncertainty:")
+            lines += format_uncertainty(u)
     else:
         lines.append("No held-out split (data.eval_fraction: 0 and no data.eval): nothing evaluated.")
     return "\n".join(lines)
@@ -61,12 +66,15 @@ def train_command(config_file: str | None, overrides: tuple[str, ...], resume: b
 
     if not PartialState().is_main_process:
         return
+    from ..report.model_card import write_model_card
+
+    card = write_model_card(result.run_dir)
     s = result.summary
     click.echo("")
     click.echo(f"Trained {s.get('global_step')} steps in {s.get('train_time_s')} s "
                f"(stopped by {result.stopped_by}; {s.get('skipped_steps', 0)} non-finite steps skipped).")
     click.echo(format_summary(s))
     run = result.run_dir
-    click.echo(f"Outputs in {run}/: model/ (safetensors + tokenizer), config.yaml, metrics.jsonl, summary.json"
+    click.echo(f"Outputs in {run}/: model/ (safetensors + tokenizer{', README.md model card' if card else ''}), config.yaml, metrics.jsonl, summary.json"
                + (", kernel.pt" if (run / "kernel.pt").exists() else "")
                + (", checkpoints/" if (run / "checkpoints").exists() else ""))

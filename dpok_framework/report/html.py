@@ -101,15 +101,52 @@ class _Images:
 
 
 def _config_summary(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The fields a reader needs to reproduce or compare the run (the full config is config.yaml)."""
+    model = cfg.get("model") or {}
+    data = cfg.get("data") or {}
     loss = cfg.get("loss") or {}
     kernel = cfg.get("kernel") or {}
     div = cfg.get("divergence") or {}
+    tr = cfg.get("training") or {}
     name = lambda spec: spec.get("name") if isinstance(spec, dict) else spec  # noqa: E731
-    return {"model.path": (cfg.get("model") or {}).get("path"), "loss": loss.get("name"), "beta": loss.get("beta"),
-            "kernel": kernel.get("name"), "gamma": kernel.get("gamma"),
-            "kernel.embedder": name(kernel.get("embedder") or {}),
-            "divergence.link": name(div.get("link") or {}), "divergence.penalty": name(div.get("penalty")),
-            "divergence.alpha": div.get("alpha")}
+    params = lambda spec: spec.get("params") if isinstance(spec, dict) else None  # noqa: E731
+    bs, accum = tr.get("batch_size"), tr.get("gradient_accumulation_steps")
+    out = {"model.path": model.get("path"), "model.reference": model.get("reference"),
+           "data.train": data.get("train") if data.get("train") else "bundled HH-RLHF harmless-base subset",
+           "data.eval": data.get("eval") if data.get("eval") else f"eval_fraction {data.get('eval_fraction')} "
+                                                                  f"of data.train (seed {data.get('seed')})",
+           "data.max_length": data.get("max_length"), "loss": loss.get("name"), "beta": loss.get("beta"),
+           "kernel": kernel.get("name"), "kernel.params": _compact(kernel.get("params")),
+           "gamma": kernel.get("gamma"), "kernel.lr": kernel.get("lr"),
+           "kernel.entropy_weight": kernel.get("entropy_weight"), "kernel.embedder": name(kernel.get("embedder") or {}),
+           "divergence.link": name(div.get("link") or {}), "divergence.link.params": _compact(params(div.get("link"))),
+           "divergence.penalty": name(div.get("penalty")), "divergence.alpha": div.get("alpha"),
+           "training.lr": tr.get("lr"), "training.batch_size": bs,
+           "training.gradient_accumulation_steps": accum,
+           "pairs per optimizer step (per process)": bs * accum if isinstance(bs, int) and isinstance(accum, int)
+           else None, "training.max_steps": tr.get("max_steps"), "training.max_time_s": tr.get("max_time_s"),
+           "training.lr_scheduler": tr.get("lr_scheduler"), "training.seed": tr.get("seed")}
+    return {k: v for k, v in out.items() if k in _ALWAYS or v not in (None, "", {})}
+
+
+_ALWAYS = {"model.path", "data.train", "data.eval", "loss", "beta", "kernel", "gamma", "divergence.link",
+           "training.lr", "training.batch_size"}
+
+
+def _compact(d: Any) -> str | None:
+    """A params mapping as one short line (``sigma=median, degree=2``); None when empty."""
+    if not isinstance(d, dict) or not d:
+        return None
+    return ", ".join(f"{k}={v}" for k, v in d.items())
+
+
+def _dedupe_steps(points: list) -> list:
+    """One drift point per step (the last): a run that evaluates at its last step and again at the end
+    logs two eval records for that step."""
+    last: dict[int, Any] = {}
+    for p in points:
+        last[p.step] = p
+    return [last[s] for s in sorted(last)]
 
 
 def build_report(run_dir: str | Path, out_dir: str | Path | None = None, embed_images: bool = True) -> Path:
@@ -151,8 +188,11 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None, embed_i
     parts.append('<h2 id="curves">Training curves</h2>'
                  + (img.tag(plots.training_curves(records, out / "training_curves.png"), "training curves")
                     or '<p class="muted">no loss/reward metrics logged</p>'))
-    sections = [("kernel/weights/", "kernel_weights", "Kernel mixture weights (HMK)", "weight"),
-                ("kernel/log_ratio", "kernel_log_ratio", "Kernel log-ratio", "log K(x,y+) - log K(x,y-)"),
+    tag = img.tag(plots.kernel_weight_panels(records, out / "kernel_weights.png"), "kernel mixture weights")
+    if tag:
+        parts.append('<h2 id="kernel_weights">Kernel mixture weights over training (one panel per level)</h2>'
+                     + tag)
+    sections = [("kernel/log_ratio", "kernel_log_ratio", "Kernel log-ratio", "log K(x,y+) - log K(x,y-)"),
                 ("divergence/", "divergence", "Divergence penalty", "D(pi || pi_ref)")]
     for prefix, stem, title, ylabel in sections:
         tag = img.tag(plots.prefixed_curves(records, prefix, title, ylabel, out / f"{stem}.png"), title)
@@ -170,9 +210,11 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None, embed_i
             body += kv_table(_flat(sel), "selection")
         parts.append('<h2 id="selection">Data-driven selection (auto)</h2>' + body)
 
-    drift = generalisation_drift(records)
+    drift = _dedupe_steps(generalisation_drift(records))
     if drift:
         ds = drift_summary(drift)
+        ds = {"final_gap (accuracy points)": ds["final_gap"], "max_gap (accuracy points)": ds["max_gap"],
+              "drift_slope (accuracy points per 1000 steps)": ds["drift_slope"]}
         rows = "".join(f'<tr data-step="{p.step}">{num_cell(p.step)}{num_cell(p.train)}{num_cell(p.eval)}'
                        f"{num_cell(p.gap)}</tr>" for p in drift)
         parts.append('<h2 id="drift">Generalisation drift (preference accuracy)</h2>'
