@@ -74,8 +74,11 @@ def run_cell(cell: Cell, registry=None) -> str:
     _check_same_config(cell)
     t0 = time.monotonic()
     if status in ("start", "resume"):
+        from ..report.model_card import write_model_card
+
         _reset_accelerate()
         Engine(cfg, resume=status == "resume", registry=registry, progress=False).train()
+        write_model_card(cell.run_dir)
     _reset_accelerate()
     from accelerate import Accelerator
     import torch
