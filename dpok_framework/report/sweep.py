@@ -36,7 +36,8 @@ def _group_rows(results: dict[str, Any], out: Path, cell_reports: dict[str, Path
             label = html.escape(g["group"]) + (" (baseline)" if g["baseline"] else "")
             rows.append(f"<tr{attrs}><th>{label}</th><td>{m}</td>"
                         + "".join(num_cell(s[k], f' data-field="{k}"') for k in ("mean", "std", "low", "high"))
-                        + "".join(num_cell(v.get(k), f' data-field="{k}"') for k in ("diff", "low", "high"))
+                        + "".join(num_cell(v.get(k), f' data-field="{f}"') for k, f in (("diff", "diff"), ("low", "diff_low"),
+                                                                                   ("high", "diff_high")))
                         + num_cell(mc.get("p_value"), ' data-field="p_mcnemar"')
                         + num_cell(v.get("p_holm"), ' data-field="p_holm"')
                         + f'<td data-field="verdict">{html.escape(g.get("verdict", "") if m == results["metric"] else "")}'
