@@ -22,6 +22,7 @@ from ..evaluation.drift import drift_summary, generalisation_drift
 from ..evaluation.rundir import (EVAL_DIR, EVAL_JSON, HTSR_JSON, last_values, metric_keys, read_json,
                                  read_metrics)
 from . import plots
+from .heldout import heldout_uncertainty
 
 REPORT_DIR = "report"
 INDEX = "index.html"
@@ -167,6 +168,15 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None, embed_i
     summary = read_json(run / "summary.json")
     if summary:
         parts.append('<h2 id="summary">Run summary</h2>' + kv_table(_flat(summary), "summary"))
+        u = heldout_uncertainty(summary) if isinstance(summary, dict) else None
+        if u is not None:
+            rows = "".join(f'<tr data-metric="{html.escape(r["label"])}" data-source="heldout">'
+                           f'<th>{html.escape(r["label"])}</th>{num_cell(r["value"])}{num_cell(r["low"])}'
+                           f'{num_cell(r["high"])}</tr>' for r in u["rows"])
+            parts.append(f'<h2 id="heldout">Held-out: policy vs reference ({u["n_pairs"]} pairs)</h2>'
+                         f'<table data-table="heldout"><tr><th></th><th>value</th><th>{u["level"]:.0%} low</th>'
+                         f'<th>high</th></tr>{rows}</table>'
+                         f'<p data-verdict="heldout"><b>Verdict</b>: {html.escape(u["verdict"])}.</p>')
 
     # final values of every logged metric
     last_tr, last_ev = last_values(records, "train"), last_values(records, "eval")
