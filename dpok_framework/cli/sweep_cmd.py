@@ -51,10 +51,15 @@ def run_command(sweep_file, out_dir, cells, no_collect, quiet) -> None:
     plan = load_plan(spec, out_dir) if cells else build_plan(spec, out_dir)
     n = len(cells) if cells else len(plan.cells)
     counter = iter(range(1, n + 1))
-    run_sweep(plan, list(cells) or None,
-              on_cell=lambda c, what, s: click.echo(f"[{next(counter)}/{n}] {c.name}: {what} ({s:.0f} s)"))
+    done = run_sweep(plan, list(cells) or None,
+                     on_cell=lambda c, what, s: click.echo(f"[{next(counter)}/{n}] {c.name}: {what} ({s:.0f} s)"))
     if not cells and not no_collect:
         _collect(plan)
+    failed = [name for name, what in done.items() if what.startswith("failed")]
+    if failed:
+        click.echo(f"{len(failed)} cell(s) failed: {', '.join(failed)}; fix and run again (finished cells are "
+                   "skipped)", err=True)
+        raise SystemExit(1)
 
 
 def _collect(plan) -> None:

@@ -16,7 +16,7 @@ from typing import Callable
 
 import yaml
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DpokError
 from .plan import Cell, Plan, read_cell_config
 
 logger = logging.getLogger(__name__)
@@ -98,12 +98,18 @@ def run_cell(cell: Cell, registry=None) -> str:
 
 def run_sweep(plan: Plan, cells: list[str] | None = None, registry=None,
               on_cell: Callable[[Cell, str, float], None] | None = None) -> dict[str, str]:
-    """Run the named cells (default: all, in plan order) one after another; ``{cell: what was done}``."""
+    """Run the named cells (default: all, in plan order) one after another; ``{cell: what was done}``.
+    A cell that fails with a :class:`~dpok_framework.errors.DpokError` is reported (``failed: ...``) and
+    left unfinished; the others still run (a later ``run`` retries it)."""
     todo = [plan.cell(n) for n in cells] if cells else plan.cells
     done: dict[str, str] = {}
     for cell in todo:
         t0 = time.monotonic()
-        what = run_cell(cell, registry)
+        try:
+            what = run_cell(cell, registry)
+        except DpokError as exc:  # a bad cell (diverged, bad override) must not stop the others
+            what = f"failed: {exc}"
+            logger.error("sweep cell %s failed: %s", cell.name, exc)
         done[cell.name] = what
         logger.info("sweep cell %s: %s (%.1f s)", cell.name, what, time.monotonic() - t0)
         if on_cell is not None:
