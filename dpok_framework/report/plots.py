@@ -182,8 +182,13 @@ def htsr_plot(comparison: dict[str, Any], path: Path) -> Path | None:
         ax.set_xticks(list(x))
         ax.set_xticklabels(names, rotation=60, ha="right", fontsize=9)
         ax.set_xlabel("layer", fontsize=11)
-    else:
-        ax.set_xlabel("layer index", fontsize=11)
+    else:  # e.g. SmolLM2: 30 blocks x 7 matrices; one tick per block, at its first matrix
+        blocks = [n.split(".", 1)[0] for n in names]
+        starts = [i for i, b in enumerate(blocks) if i == 0 or b != blocks[i - 1]]
+        step = max(1, len(starts) // 40)
+        ax.set_xticks(starts[::step])
+        ax.set_xticklabels([blocks[i] for i in starts[::step]], fontsize=9)
+        ax.set_xlabel("block (its weight matrices in order, left to right)", fontsize=11)
     ax.legend(fontsize=10)
     ax.grid(alpha=0.3, axis="y")
     return _save(fig, path)
