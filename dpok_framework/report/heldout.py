@@ -32,6 +32,10 @@ def heldout_uncertainty(summary: dict[str, Any], level: float = LEVEL, alpha: fl
     pol, ref, n = summary.get("policy"), summary.get("reference"), int(summary.get("n_pairs") or 0)
     if not pol or not ref or n <= 0:
         return None
+    ev = summary.get("eval") or {}  # the held-out metrics under their training names (TRL's rewards/*)
+    pol = {**pol, "reward_accuracy": pol.get("reward_accuracy", ev.get("rewards/accuracies")),
+           "mean_reward_margin": pol.get("mean_reward_margin", ev.get("rewards/margins"))}
+    pol = {k: v for k, v in pol.items() if v is not None}
     rows = []
     for label, src, key in (("policy accuracy [log p(y+) > log p(y-)]", pol, "accuracy"),
                             ("reference accuracy [log p(y+) > log p(y-)]", ref, "accuracy"),

@@ -74,3 +74,10 @@ def test_run_report_shows_the_heldout_verdict(tmp_path):
     page = build_report(run, embed_images=False).read_text()
     assert "Held-out: policy vs reference (120 pairs)" in page
     assert 'data-verdict="heldout"><b>Verdict</b>: the policy differs from the reference' in page
+
+
+def test_summary_with_metrics_under_training_names():
+    """summary.json may carry reward accuracy / margin as eval.rewards/* instead of inside `policy`."""
+    moved = {"global_step": 41, "n_pairs": 120, "policy": {"accuracy": 0.675}, "reference": {"accuracy": 0.65},
+             "eval": {"rewards/accuracies": 0.7, "rewards/margins": 0.031}}
+    assert heldout_uncertainty(moved) == heldout_uncertainty(SUMMARY)
