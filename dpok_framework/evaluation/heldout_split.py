@@ -29,10 +29,12 @@ def _digest(ds) -> str:
     return h.hexdigest()
 
 
-def record_heldout_split(run_dir: str | Path, data_config: Any, eval_ds, is_main: bool = True) -> Path | None:
+def record_heldout_split(run_dir: str | Path, data_config: Any, eval_ds, is_main: bool = True,
+                         in_memory: bool = False) -> Path | None:
     """Write ``RUN/heldout_split.json`` when the held-out pairs were cut from ``data.train`` (no-op when
-    ``data.eval`` is a file, there is no held-out split, or on a non-main process)."""
-    if not is_main or eval_ds is None or len(eval_ds) == 0 or data_config.eval is not None:
+    ``data.eval`` is a file, there is no held-out split, the pairs came from an in-memory dataset, or on a
+    non-main process)."""
+    if not is_main or in_memory or eval_ds is None or len(eval_ds) == 0 or data_config.eval is not None:
         return None
     record = {"source": str(Path(data_config.train).resolve()) if data_config.train else BUNDLED, "format": data_config.format,
               "eval_fraction": data_config.eval_fraction, "seed": data_config.seed,
