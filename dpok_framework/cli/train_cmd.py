@@ -43,8 +43,8 @@ def train_command(config_file: str | None, overrides: tuple[str, ...], resume: b
     Writes the run directory (model/, config.yaml, metrics.jsonl, summary.json, checkpoints/) and prints
     held-out preference accuracy and margins of the trained policy next to the untouched reference.
     """
-    from ..engine import Engine
-    from ..engine.engine import TrainResult
+    from ..training import Engine
+    from ..training.trainer import TrainResult
 
     if config_file is None:
         config_file = str(Path(__file__).resolve().parent.parent / "defaults" / "default.yaml")

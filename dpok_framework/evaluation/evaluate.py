@@ -183,7 +183,7 @@ def collect(accelerator, policy, reference, loader, objective=None, text_table=N
     hr_pos/hr_neg (pooled completion hidden states of policy / reference) and, with a kernel term,
     e_x/e_pos/e_neg (the kernel's embeddings) and klr (kernel log-ratio).
     """
-    from ..engine.logps import forward_logps
+    from ..objective.logps import forward_logps
 
     gatherer = PairGatherer(accelerator)
     kernel = objective.kernel if objective is not None else None
@@ -253,8 +253,8 @@ def evaluate(target: str | Path, data: str | Path | None = None, reference: str 
 
     from .. import get_registry
     from ..data import PreferenceCollator
-    from ..engine.embeddings import TextEmbeddingTable
-    from ..engine.objective import build_objective
+    from ..objective.embeddings import TextEmbeddingTable
+    from ..objective.objective import build_objective
     from ..models import load_causal_lm, load_tokenizer
 
     tgt = resolve_target(target, reference, beta)
@@ -355,7 +355,7 @@ def _fit_kernel_on(kernel, accelerator, objective, loader, text_table, ref_model
                 break
             seen += int(batch["row"].shape[0])
             if objective.needs_hidden:
-                from ..engine.logps import forward_logps
+                from ..objective.logps import forward_logps
 
                 out = forward_logps(ref_model, batch, output_hidden_states=True, need_logits=False)
                 e = objective.embeddings_from_hidden(out.hidden.float(), batch)

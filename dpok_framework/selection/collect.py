@@ -73,7 +73,7 @@ def embed_pairs(ds: Any, embedder: Any, *, model: Any = None, tokenizer: Any = N
         if model is None or tokenizer is None:
             raise DpokError(f"embedder {embedder.name!r} pools the policy's hidden states, so selection needs the "
                             f"model: pass --model (or use a text embedder such as sentence_encoder)")
-        from ..engine.kernel_fit import policy_hidden_embeddings
+        from ..objective.kernel_fit import policy_hidden_embeddings
 
         tok = _tokenized(ds, tokenizer, data_config)
         emb = policy_hidden_embeddings(model, embedder, _batches(tok, tokenizer, batch_size), len(tok),

@@ -10,8 +10,8 @@ import torch
 from safetensors.torch import load_file
 
 from dpok_framework.engine import Engine, NonFiniteStepWarning, TrainingError, latest_checkpoint, read_metrics
-from dpok_framework.engine import objective as objective_mod
-from dpok_framework.engine import refcache
+from dpok_framework.objective import objective as objective_mod
+from dpok_framework.training import refcache
 from dpok_framework.errors import ConfigError
 
 from .tiny import reset_accelerate, run_config, save_tiny_model, write_pairs
@@ -113,7 +113,7 @@ def test_precomputed_reference_cache_hit_and_miss(tmp_path, tiny_model_dir, pair
         computed.append(1)
         return real(model, batches, device, autocast)
 
-    monkeypatch.setattr("dpok_framework.engine.engine.compute_ref_table", counting)
+    monkeypatch.setattr("dpok_framework.training.trainer.compute_ref_table", counting)
     pre = {"precompute_ref_log_probs": True, "max_steps": 3}
     live = Engine(run_config(tmp_path / "live", tiny_model_dir, pairs_file, training={"max_steps": 3})).train()
     reset_accelerate()

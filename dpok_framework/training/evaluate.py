@@ -18,7 +18,7 @@ from typing import Callable
 import torch
 
 from .metrics import MetricAccumulator
-from .objective import ReferenceOutput
+from ..objective.objective import ReferenceOutput
 
 
 def _stats(c: torch.Tensor, r: torch.Tensor, lc: torch.Tensor, lr: torch.Tensor) -> dict[str, float]:

@@ -25,11 +25,11 @@ from ..errors import ConfigError, DpokError
 from ..registry import Registry, get_registry
 from ..selection import needs_selection, resolve_auto
 from .checkpoint import STATE_FILE, TrainerState, latest_checkpoint, save_checkpoint
-from .embeddings import TextEmbeddingTable
+from ..objective.embeddings import TextEmbeddingTable
 from .evaluate import evaluate
-from .kernel_fit import policy_hidden_embeddings, release_private_covariance, text_embeddings_for_fit
+from ..objective.kernel_fit import policy_hidden_embeddings, release_private_covariance, text_embeddings_for_fit
 from .metrics import MetricAccumulator, MetricsWriter
-from .objective import DpoKernelsObjective, ReferenceOutput, build_objective
+from ..objective.objective import DpoKernelsObjective, ReferenceOutput, build_objective
 from .refcache import (RefLogpTable, cache_path, compute_ref_table, data_fingerprint, load_table, save_table,
                        weights_fingerprint)
 
@@ -539,7 +539,7 @@ def _flat_config(d: dict, prefix: str = "") -> dict:
 
 
 def _ref_forward(model, batch, need_logits: bool):
-    from .logps import forward_logps
+    from ..objective.logps import forward_logps
 
     return forward_logps(model, batch, need_logits=need_logits)
 
