@@ -14,7 +14,7 @@ The class must subclass the kind's base class in :mod:`dpok_framework.components
 ``name`` and a pydantic ``Params`` model.
 
 Lifecycle hooks (the second half of this file) add behaviour to a training run instead of maths. They see
-a :class:`~dpok_framework.training.lifecycle.RunState` (step, epoch, run directory, configuration, the
+a :class:`~dpok_framework.lifecycle.RunState` (step, epoch, run directory, configuration, the
 plugin's own ``plugins.<name>`` settings) and read-only metrics; they may return extra metrics (a dict of
 floats, merged into the row being written; a name that already exists is an error) and call
 ``state.request_stop(reason)``. They never receive the model, the optimiser or the objective, so they

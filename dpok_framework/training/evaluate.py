@@ -37,10 +37,11 @@ def evaluate(accelerator, objective, eval_loader, reference: Callable[[dict], Re
             gathered = accelerator.gather_for_metrics(torch.stack([per_pair[n] for n in names], -1))  # [B_tot, M]
             for i, n in enumerate(names):
                 cols.setdefault(n, []).append(gathered[:, i].cpu())
-            scalars.add("loss", out.loss.detach())
+            # batch-level values weighted by the batch's pairs, as dpok eval does
+            scalars.add("loss", out.loss.detach().reshape(()).expand(B))
             for k, v in out.metrics.items():
                 if v.dim() == 0:
-                    scalars.add(k, v)
+                    scalars.add(k, v.reshape(()).expand(B))
     objective.train(was_training)
     if not cols:
         return {}, {}

@@ -29,7 +29,7 @@ from ..selection import needs_selection, resolve_auto
 from .accelerator import make_accelerator
 from .checkpoint import TrainerState, load_checkpoint
 from .data_setup import load_data, make_loader, text_embedding_tables
-from .lifecycle import Lifecycle, RunState
+from ..lifecycle import Lifecycle, RunState
 from .loop import NonFiniteStepWarning, StepLoop, TrainingError
 from .metrics import MetricsWriter
 from .optim import build_optimizer, build_scheduler

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
-from ..errors import PluginError
+from .errors import PluginError
 
 
 @dataclass
