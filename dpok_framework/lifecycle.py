@@ -25,7 +25,9 @@ class RunState:
     run_dir: Path
     config: Any  # RunConfig, read-only by convention
     is_main_process: bool = True
+    resumed_from: Path | None = None  # the checkpoint a resumed run continues from (read plugin files there)
     stop_reason: str | None = None
+    plugin_data: dict[str, Any] = field(default_factory=dict)  # per-run objects of plugins, by plugin name
     _settings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, repr=False)
 
     def request_stop(self, reason: str) -> None:

@@ -20,6 +20,7 @@ Pipeline (batched, ``torch.no_grad``, Accelerate-sharded; every pair gathered ex
 
 from __future__ import annotations
 
+import copy
 import csv
 import logging
 import math
@@ -28,8 +29,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from accelerate import Accelerator
+from torch.utils.data import DataLoader
 
+from ..approx import Nystrom, RandomFourierFeatures
+from ..config import config_from_dict, load_config
+from ..data import PreferenceCollator, compute_text_embeddings, load_pairs_from, tokenize_pairs
 from ..errors import ConfigError, DataError
+from ..lifecycle import Lifecycle, RunState
+from ..models import cache_root, load_causal_lm, load_tokenizer, resolve_model_dir
+from ..objective.embeddings import TextEmbeddingTable
+from ..objective.objective import build_objective
+from ..registry import get_registry
 from .davies_bouldin import chosen_rejected_davies_bouldin
 from .drift import drift_summary, generalisation_drift
 from .gather import PairGatherer
@@ -70,8 +81,6 @@ class EvalResult:
 def resolve_target(target: str | Path, reference: str | Path | None = None, beta: float | None = None
                    ) -> EvalTarget:
     """A run directory (``config.yaml`` + ``model/``) or a Hugging Face model directory."""
-    from ..config import config_from_dict, load_config
-    from ..models import resolve_model_dir
 
     path = Path(target)
     if is_run_dir(path):
@@ -102,8 +111,6 @@ def resolve_target(target: str | Path, reference: str | Path | None = None, beta
 
 def _resolve_auto(cfg, run_dir: Path):
     """Replace `auto` kernel / divergence names by the choice recorded in ``selection/resolved.json``."""
-    from ..config import config_from_dict
-
     pen = cfg.divergence.penalty
     autos = [cfg.kernel.name == "auto", cfg.divergence.link.name == "auto", pen is not None and pen.name == "auto"]
     if not any(autos):
@@ -165,8 +172,6 @@ def load_kernel_state(kernel: torch.nn.Module, path: Path) -> None:
 
 def load_eval_pairs(data: str | Path, tokenizer, cfg, max_samples: int | None = None):
     """(raw pairs dataset, tokenised dataset) of the held-out file, with the run's format and lengths."""
-    from ..data import load_pairs_from, tokenize_pairs
-
     splits = load_pairs_from(str(data), format=cfg.data.format, on_invalid=cfg.data.on_invalid,
                              tokenizer=tokenizer, max_samples=max_samples)
     raw = splits.train
@@ -229,15 +234,12 @@ def _pair_columns(batch, out, ref, hidden_embedder, objective, emb) -> dict[str,
 def kernel_davies_bouldin_score(kernel, e_pos: torch.Tensor, e_neg: torch.Tensor, exact_max_points: int = 4096,
                                 num_features: int = 1024, seed: int = 0) -> tuple[float, str]:
     """DB of {e_y+} vs {e_y-} in the kernel's feature space; (score, method)."""
-    import copy
 
     n = e_pos.shape[0] + e_neg.shape[0]
     kernel = copy.deepcopy(kernel).to(device="cpu", dtype=torch.float64)  # the caller's kernel is left as is
     e_pos, e_neg = e_pos.double().cpu(), e_neg.double().cpu()
     if n <= exact_max_points:
         return chosen_rejected_davies_bouldin(e_pos, e_neg, gram_fn=kernel.pairwise), "exact"
-    from ..approx import Nystrom, RandomFourierFeatures
-
     pts = torch.cat([e_pos, e_neg])
     if getattr(kernel, "shift_invariant", False):
         fmap = RandomFourierFeatures(kernel, num_features, seed=seed).fit(pts.shape[1])
@@ -261,15 +263,6 @@ def evaluate(target: str | Path, data: str | Path | None = None, reference: str 
     Works under ``accelerate launch`` / ``torchrun`` (the loader is sharded, results gathered once);
     only the main process writes files. Returns the same :class:`EvalResult` on every process.
     """
-    from accelerate import Accelerator
-    from torch.utils.data import DataLoader
-
-    from .. import get_registry
-    from ..data import PreferenceCollator
-    from ..objective.embeddings import TextEmbeddingTable
-    from ..objective.objective import build_objective
-    from ..models import load_causal_lm, load_tokenizer
-
     tgt = resolve_target(target, reference, beta)
     cfg = tgt.config
     if data is None:
@@ -279,12 +272,7 @@ def evaluate(target: str | Path, data: str | Path | None = None, reference: str 
                               "split was cut from data.train): pass --data HELD_OUT")
     registry = registry or get_registry()
     accelerator = accelerator or Accelerator(cpu=not torch.cuda.is_available())
-    tokenizer = load_tokenizer(tgt.policy_dir, cfg.model.trust_remote_code)
-    policy = load_causal_lm(tgt.policy_dir, cfg.model.dtype, cfg.model.trust_remote_code)
-    ref_model = load_causal_lm(tgt.reference_dir, cfg.model.dtype, cfg.model.trust_remote_code)
-    for m in (policy, ref_model):
-        m.requires_grad_(False)
-        m.to(accelerator.device)
+    tokenizer, policy, ref_model = _load_frozen_models(tgt, cfg, accelerator.device)
     with accelerator.main_process_first():
         raw, ds = load_eval_pairs(data, tokenizer, cfg, max_samples)
 
@@ -293,9 +281,6 @@ def evaluate(target: str | Path, data: str | Path | None = None, reference: str 
     text_table = None
     if kernel is not None:
         if not objective.needs_hidden:
-            from ..data import compute_text_embeddings
-            from ..models import cache_root
-
             with accelerator.main_process_first():
                 text_table = TextEmbeddingTable.from_output(
                     compute_text_embeddings(raw, objective.embedder, cache_root() / "embeddings"), raw)
@@ -333,6 +318,17 @@ def evaluate(target: str | Path, data: str | Path | None = None, reference: str 
     return result
 
 
+def _load_frozen_models(tgt: EvalTarget, cfg, device):
+    """(tokenizer, policy, reference), both models frozen on ``device``."""
+    tokenizer = load_tokenizer(tgt.policy_dir, cfg.model.trust_remote_code)
+    policy = load_causal_lm(tgt.policy_dir, cfg.model.dtype, cfg.model.trust_remote_code)
+    ref_model = load_causal_lm(tgt.reference_dir, cfg.model.dtype, cfg.model.trust_remote_code)
+    for m in (policy, ref_model):
+        m.requires_grad_(False)
+        m.to(device)
+    return tokenizer, policy, ref_model
+
+
 def _metrics(cols, cfg, objective, tgt, target, data, exact_max_points, accelerator):
     """(metrics, info, kernel weights, PairLogps): :func:`~.heldout.heldout_metrics` over the objective's
     per-pair metrics (the names in-training evaluation writes), then the eval-only extras."""
@@ -365,8 +361,6 @@ def _metrics(cols, cfg, objective, tgt, target, data, exact_max_points, accelera
 
 def _hook_metrics(registry, cfg, tgt, metrics: dict, accelerator) -> dict[str, float]:
     """Extra metrics from the ``dpok_evaluate`` lifecycle hooks, as during training (state: the run's last step)."""
-    from ..lifecycle import Lifecycle, RunState
-
     step = 0
     if tgt.run_dir is not None and (tgt.run_dir / "metrics.jsonl").is_file():
         step = max((int(r.get("step", 0)) for r in read_metrics(tgt.run_dir)), default=0)

@@ -15,6 +15,8 @@ from typing import Any, Callable, Iterable
 
 import torch
 
+from ..config.privacy import build_privacy_wrapper
+
 
 def policy_hidden_embeddings(model, embedder, batches: Iterable[dict], n_pairs: int, device,
                              autocast: Callable | None = None) -> torch.Tensor:
@@ -62,8 +64,6 @@ def release_private_covariance(kernel, embeddings: torch.Tensor, privacy_cfg, re
 
     ``embeddings`` ``[n, 3, d]`` (prompt, chosen, rejected per pair). Writes ``privacy.json``.
     """
-    from ..config.privacy import build_privacy_wrapper
-
     wrapper = build_privacy_wrapper(privacy_cfg, num_records=int(embeddings.shape[0]), registry=registry)
     release = wrapper.release_covariance(embeddings)
     mean = None if release.mean is None else torch.as_tensor(release.mean, dtype=torch.float32)

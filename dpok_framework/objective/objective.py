@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import torch
 
 from ..components import Divergence
-from ..config.run import RunConfig
+from ..config.run import AUTO, RunConfig
 from ..errors import ConfigError
 from .logps import ForwardOutput, forward_logps
 from .penalty import TokenPenalty
@@ -141,8 +141,6 @@ class DpoKernelsObjective(torch.nn.Module):
 
 def build_objective(config: RunConfig, registry, policy: torch.nn.Module) -> DpoKernelsObjective:
     """Build every component through the registry (the engine never names a concrete one)."""
-    from ..config.run import AUTO
-
     if config.kernel.name == AUTO or config.divergence.link.name == AUTO or (
             config.divergence.penalty is not None and config.divergence.penalty.name == AUTO):
         raise ConfigError("`auto` kernel/divergence selection must be resolved before building the objective "

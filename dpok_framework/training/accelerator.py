@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from accelerate import Accelerator
+from accelerate.state import AcceleratorState, GradientState, PartialState
+from accelerate.utils import DataLoaderConfiguration, set_seed
 
 from ..errors import ConfigError
 
@@ -12,8 +15,6 @@ from ..errors import ConfigError
 def reset_accelerate_state() -> None:
     """Accelerate keeps one global state per process; a new Engine in the same process starts clean
     (otherwise a second Engine with another ``mixed_precision`` fails inside Accelerate)."""
-    from accelerate.state import AcceleratorState, GradientState, PartialState
-
     AcceleratorState._reset_state(True)
     GradientState._reset_state()
     PartialState._reset_state()
@@ -21,9 +22,6 @@ def reset_accelerate_state() -> None:
 
 def make_accelerator(training, run_dir: Path):
     """An ``Accelerator`` for the ``training:`` section (seeded); resets Accelerate's process-global state."""
-    from accelerate import Accelerator
-    from accelerate.utils import DataLoaderConfiguration, set_seed
-
     mp = training.mixed_precision
     if mp == "fp16" and not torch.cuda.is_available():
         raise ConfigError("training.mixed_precision: fp16 needs a CUDA GPU; use bf16 or no on this machine")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from torch.utils.data import DataLoader
+
 from .. import data as data_mod
 from ..errors import ConfigError
+from ..models import cache_root
 from ..objective.embeddings import TextEmbeddingTable
 
 TOKEN_COLUMNS = ("row", "prompt_input_ids", "chosen_input_ids", "rejected_input_ids")
@@ -23,16 +26,12 @@ def load_data(config, tokenizer, accelerator, train_dataset=None, eval_dataset=N
 
 
 def make_loader(ds, batch_size: int, collator, shuffle: bool):
-    from torch.utils.data import DataLoader
-
     keep = [c for c in ds.column_names if c in TOKEN_COLUMNS]
     return DataLoader(ds.select_columns(keep), batch_size=batch_size, shuffle=shuffle, collate_fn=collator)
 
 
 def text_embedding_tables(embedder, splits: dict, accelerator) -> dict[str, TextEmbeddingTable]:
     """Per split (row ids are per split), the frozen encoder's embeddings, computed once and cached on disk."""
-    from ..models import cache_root
-
     tables = {}
     with accelerator.main_process_first():
         for split, ds in splits.items():

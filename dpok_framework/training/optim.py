@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from transformers import get_scheduler
 
 
 def adamw(groups: list[dict], lr: float) -> torch.optim.Optimizer:
@@ -25,7 +26,5 @@ def build_optimizer(objective, config) -> torch.optim.Optimizer:
 
 
 def build_scheduler(optimizer, training, total_steps: int):
-    from transformers import get_scheduler  # transformers is heavy: imported when training starts
-
     return get_scheduler(training.lr_scheduler, optimizer=optimizer, num_warmup_steps=training.warmup_steps,
                          num_training_steps=total_steps)

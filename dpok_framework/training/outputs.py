@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 import torch
+from accelerate.utils import DistributedType
 
 
 def save_outputs(accelerator, objective, tokenizer, config, run_dir: Path, summary: dict) -> None:
@@ -32,8 +33,6 @@ def gathered_state(accelerator, objective) -> dict | None:
 
     Must run on every process: under FSDP/ZeRO-3 ``get_state_dict`` all-gathers (onto the main process).
     """
-    from accelerate.utils import DistributedType
-
     if accelerator.distributed_type not in (DistributedType.FSDP, DistributedType.DEEPSPEED):
         return None
     return accelerator.get_state_dict(objective)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 import torch
+from safetensors.torch import load_file, save_file
 
 from ..errors import ConfigError
 from ..objective.logps import forward_logps
@@ -131,8 +132,6 @@ class Reference:
     def save(self, directory: Path) -> None:
         """Checkpoint part: the synced reference's weights (other modes hold nothing that changes)."""
         if self.mode == "synced" and self.accelerator.is_main_process:
-            from safetensors.torch import save_file
-
             state = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
             save_file(_untie(state), str(Path(directory) / REFERENCE_FILE))
 
@@ -143,8 +142,6 @@ class Reference:
         if not path.is_file():
             raise ConfigError(f"--resume: {directory} has no {REFERENCE_FILE}, but training.sync_ref_model is on; "
                               "the checkpoint was written without a synced reference")
-        from safetensors.torch import load_file
-
         self.model.load_state_dict(load_file(str(path)), strict=False)
 
 

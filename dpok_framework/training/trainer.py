@@ -22,6 +22,8 @@ import torch
 
 from ..config import RunConfig, validate_components
 from ..errors import ConfigError
+from ..lifecycle import Lifecycle, RunState
+from ..models import cache_root, load_models
 from ..objective.kernel_fit import fit_kernel, policy_hidden_embeddings, text_embeddings_for_fit
 from ..objective.objective import build_objective
 from ..registry import Registry, get_registry
@@ -29,7 +31,6 @@ from ..selection import needs_selection, resolve_auto
 from .accelerator import make_accelerator
 from .checkpoint import TrainerState, load_checkpoint
 from .data_setup import load_data, make_loader, text_embedding_tables
-from ..lifecycle import Lifecycle, RunState
 from .loop import NonFiniteStepWarning, StepLoop, TrainingError
 from .metrics import MetricsWriter
 from .optim import build_optimizer, build_scheduler
@@ -132,8 +133,6 @@ class Engine:
                               "plugin is installed (install dpok-privacy) or remove the privacy section")
 
     def _build(self, registry, accelerator, ckpt) -> Session:
-        from ..models import load_models  # loads transformers: only once training starts
-
         cfg, t, t0 = self.config, self.config.training, time.monotonic()
         with accelerator.main_process_first():  # first use of a builtin converts it once
             models = load_models(cfg.model, gradient_checkpointing=t.gradient_checkpointing)
@@ -203,8 +202,6 @@ class Engine:
                     3 * emb.shape[0], emb.shape[-1])
 
     def _reference(self, s: Session, train_ds, eval_ds, collator) -> None:
-        from ..models import cache_root  # the models package pulls in transformers
-
         t = s.config.training
         if s.reference.mode == "precomputed":
             s.reference.precompute({"train": train_ds, "eval": eval_ds},
@@ -244,7 +241,7 @@ class Engine:
             acc.init_trackers("dpok", config=flat_config(cfg.model_dump(mode="json")))
         s.lifecycle = Lifecycle(registry.manager, RunState(s.state.global_step, s.total_steps, float(s.state.epoch),
                                                            self.run_dir, cfg, acc.is_main_process,
-                                                           _settings=cfg.plugins))
+                                                           resumed_from=ckpt, _settings=cfg.plugins))
 
     # ------------------------------------------------------------------ training
     def _run(self, s: Session) -> TrainResult:
