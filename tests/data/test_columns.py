@@ -80,3 +80,15 @@ def test_config_checks_the_mapping(tmp_path):
     run.write_text("data:\n  columns: {prompt: question, chosen: good, rejected: bad}\n")
     assert load_config(run).data.columns == MAP
     assert load_config(None, ["data.columns.chosen=good"]).data.columns == {"chosen": "good"}
+
+
+def test_dpok_eval_reads_held_out_files_and_directories_with_the_runs_mapping(tmp_path, tok):
+    from dpok_framework.evaluation.evaluate import load_eval_pairs
+
+    cfg = config_from_dict({"data": {"columns": MAP, "eval_split": "test"}})
+    raw, tokenised = load_eval_pairs(write_jsonl(tmp_path / "held.jsonl", RENAMED), tok, cfg)
+    assert _rows(raw) == _rows(load_pairs_from(STANDARD).train) and len(tokenised) == len(STANDARD)
+    dd = datasets.DatasetDict(train=datasets.Dataset.from_list(RENAMED[:1]), test=datasets.Dataset.from_list(RENAMED))
+    dd.save_to_disk(str(tmp_path / "held_dir"))
+    raw, _ = load_eval_pairs(tmp_path / "held_dir", tok, cfg)
+    assert _rows(raw) == _rows(load_pairs_from(STANDARD).train)
