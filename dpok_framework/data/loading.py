@@ -1,7 +1,7 @@
 """Loading preference pairs into ``datasets.Dataset`` objects with columns prompt/chosen/rejected/row.
 
 ``prompt``, ``chosen`` and ``rejected`` are plain strings such that ``prompt + chosen`` is the full text
-the policy scores; ``row`` is the record's 0-based index in its source (file, list or dataset).
+the policy scores; ``row`` is the record's 0-based index in its source (file, list, dataset or DatasetDict split).
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ from dpok_framework.errors import ConfigError, DataError
 from data_helpers import STANDARD, write_jsonl
 
 MAP = {"prompt": "question", "chosen": "good", "rejected": "bad"}
-RENAMED = [{"question": r["prompt"], "good": r["chosen"], "bad": r["rejected"], "id": i} for i, r in enumerate(STANDARD)]
+RENAMED = [{"question": r["prompt"], "good": r["chosen"], "bad": r["rejected"], "id": i}
+           for i, r in enumerate(STANDARD)]
 
 
 def _rows(ds):
