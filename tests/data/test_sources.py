@@ -137,6 +137,6 @@ def test_unsupported_sources_say_what_is_accepted(tmp_path):
         load_pairs_from(tmp_path / "plain")
 
 
-def test_the_python_api_and_a_file_share_the_conversational_tokenizer_requirement():
+def test_in_memory_conversational_rows_need_a_chat_template_like_files():
     with pytest.raises(DataError, match="chat template"):
         load_pairs(DataConfig(), word_tokenizer(chat=False), train_dataset=CONV)
