@@ -70,11 +70,14 @@ class Engine:
 
     ``resume=True`` continues from the latest checkpoint of ``config.output.dir``.
     ``registry``: a registry to build components from (default: the process-wide one).
+    ``train_dataset`` / ``eval_dataset``: in-memory data in place of ``data.train`` / ``data.eval``
+    (see :func:`dpok_framework.data.load_pairs`).
     """
 
     def __init__(self, config: RunConfig, *, resume: bool = False, registry: Registry | None = None,
-                 progress: bool | None = None) -> None:
+                 progress: bool | None = None, train_dataset=None, eval_dataset=None) -> None:
         self.config = config
+        self.train_dataset, self.eval_dataset = train_dataset, eval_dataset
         self.resume = resume
         self.registry = registry
         self.progress = progress
@@ -138,7 +141,8 @@ class Engine:
 
         cfg = self.config
         with accelerator.main_process_first():
-            splits = data_mod.load_pairs(cfg.data, tokenizer)
+            splits = data_mod.load_pairs(cfg.data, tokenizer, train_dataset=self.train_dataset,
+                                         eval_dataset=self.eval_dataset)
             train = data_mod.tokenize_pairs(splits.train, tokenizer, cfg.data)
             evals = data_mod.tokenize_pairs(splits.eval, tokenizer, cfg.data) if splits.eval is not None and \
                 len(splits.eval) > 0 else None

@@ -165,7 +165,8 @@ def load_eval_pairs(data: str | Path, tokenizer, cfg, max_samples: int | None = 
     from ..data import load_pairs_from, tokenize_pairs
 
     splits = load_pairs_from(str(data), format=cfg.data.format, on_invalid=cfg.data.on_invalid,
-                             tokenizer=tokenizer, max_samples=max_samples)
+                             tokenizer=tokenizer, max_samples=max_samples, columns=cfg.data.columns,
+                             split=cfg.data.eval_split, split_option="data.eval_split")
     raw = splits.train
     tok = tokenize_pairs(raw, tokenizer, cfg.data)
     if len(tok) == 0:
