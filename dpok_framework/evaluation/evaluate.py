@@ -173,7 +173,8 @@ def load_kernel_state(kernel: torch.nn.Module, path: Path) -> None:
 def load_eval_pairs(data: str | Path, tokenizer, cfg, max_samples: int | None = None):
     """(raw pairs dataset, tokenised dataset) of the held-out file, with the run's format and lengths."""
     splits = load_pairs_from(str(data), format=cfg.data.format, on_invalid=cfg.data.on_invalid,
-                             tokenizer=tokenizer, max_samples=max_samples)
+                             tokenizer=tokenizer, max_samples=max_samples, columns=cfg.data.columns,
+                             split=cfg.data.eval_split, split_option="data.eval_split")
     raw = splits.train
     tok = tokenize_pairs(raw, tokenizer, cfg.data)
     if len(tok) == 0:

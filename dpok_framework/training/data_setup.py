@@ -14,9 +14,8 @@ TOKEN_COLUMNS = ("row", "prompt_input_ids", "chosen_input_ids", "rejected_input_
 
 def load_data(config, tokenizer, accelerator, train_dataset=None, eval_dataset=None):
     """(train, eval or None, collator, splits): tokenised splits of ``data:`` (or the given datasets)."""
-    kwargs = {k: v for k, v in (("train_dataset", train_dataset), ("eval_dataset", eval_dataset)) if v is not None}
     with accelerator.main_process_first():
-        splits = data_mod.load_pairs(config.data, tokenizer, **kwargs)
+        splits = data_mod.load_pairs(config.data, tokenizer, train_dataset=train_dataset, eval_dataset=eval_dataset)
         train = data_mod.tokenize_pairs(splits.train, tokenizer, config.data)
         evals = data_mod.tokenize_pairs(splits.eval, tokenizer, config.data) if splits.eval is not None and \
             len(splits.eval) > 0 else None
