@@ -51,3 +51,12 @@ def test_a_metric_added_in_the_objective_reaches_train_rows_eval_rows_and_dpok_e
     reset_accelerate()
     out = evaluate(res.run_dir, batch_size=4, write=False)
     assert abs(out.metrics[key] - ev[key]) < 1e-4
+
+
+def test_setup_then_train_in_the_recipe_manner(tmp_path, tiny_model_dir, pairs_file):
+    engine = Engine(run_config(tmp_path, tiny_model_dir, pairs_file, training={"max_steps": 2}))
+    session = engine.setup()
+    assert session.total_steps == 2 and session.state.global_step == 0 and session.reference.mode == "live"
+    assert session.eval_loader is not None and session.optimizer.param_groups[0]["name"] == "policy"
+    res = engine.train()  # runs the session built above (no second set-up)
+    assert res.global_step == 2 and engine.session is None
