@@ -42,6 +42,7 @@ class Reference:
             raise ValueError(f"unknown reference mode {mode!r}")
         self.mode, self.model, self.policy, self.accelerator = mode, model, policy, accelerator
         self.needs_logits, self.mixup_alpha, self.sync_steps = needs_logits, mixup_alpha, sync_steps
+        self.lora = model is None  # pi_ref = the policy with its adapter disabled (kept after a precompute)
         self.tables: dict[str, RefLogpTable] = {}
         self.cache_paths: list[Path] = []
         if mode == "synced":
@@ -64,10 +65,6 @@ class Reference:
                    mixup_alpha=t.ref_model_mixup_alpha, sync_steps=t.ref_model_sync_steps)
 
     # ------------------------------------------------------------------ the frozen network
-    @property
-    def lora(self) -> bool:
-        return self.model is None
-
     def network(self) -> torch.nn.Module:
         """The module that computes pi_ref (with LoRA: the policy; use inside :meth:`active`)."""
         return self.policy if self.lora else self.model
