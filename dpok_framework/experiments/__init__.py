@@ -2,7 +2,8 @@
 statistics against a baseline cell.
 
 :mod:`.spec` (the sweep file), :mod:`.plan` (resolved cell configs, commands), :mod:`.run` (resumable local
-runner), :mod:`.collect` (per-pair correctness -> intervals, paired tests, Holm), :mod:`.stats` (the tests),
+runner), :mod:`.collect` (per-pair correctness -> intervals, paired tests, Holm; the tests are in
+:mod:`dpok_framework.evaluation.significance`),
 :mod:`.table` / :mod:`.heatmap` / :mod:`.outputs` (what is written).
 """
 

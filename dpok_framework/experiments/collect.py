@@ -28,7 +28,7 @@ import torch
 from ..errors import DataError
 from ..evaluation.preference import PairLogps, per_pair_table, preference_metrics
 from ..evaluation.rundir import EVAL_DIR, PAIRS_CSV, read_json
-from . import stats
+from ..evaluation import significance as stats
 from .plan import Cell, Plan
 from .run import DONE_FILE
 

@@ -18,7 +18,7 @@ RESULTS_DIR = "results"
 def write_outputs(plan: Plan, embed_images: bool = True) -> dict[str, Any]:
     """Collect whatever has finished and write every output; returns the results and the written paths."""
     from ..report import build_report
-    from ..report.sweep import build_sweep_report
+    from .report import build_sweep_report
 
     results = collect(plan)
     out = plan.out_dir / RESULTS_DIR

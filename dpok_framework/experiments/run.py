@@ -26,7 +26,7 @@ DONE_FILE = "sweep_cell.json"
 
 def cell_status(cell: Cell) -> str:
     """``finished`` | ``evaluate`` (trained, not evaluated) | ``resume`` (checkpoint) | ``start``."""
-    from ..engine.checkpoint import latest_checkpoint
+    from ..training import latest_checkpoint
 
     run = Path(cell.run_dir)
     if (run / DONE_FILE).is_file():
@@ -64,8 +64,8 @@ def _reset_accelerate() -> None:
 def run_cell(cell: Cell, registry=None) -> str:
     """Bring one cell to ``finished``; returns what was done (``skipped``, ``started``, ``resumed``,
     ``evaluated``)."""
-    from ..engine import Engine
     from ..evaluation.evaluate import evaluate
+    from ..training import Engine
 
     status = cell_status(cell)
     if status == "finished":
@@ -74,11 +74,8 @@ def run_cell(cell: Cell, registry=None) -> str:
     _check_same_config(cell)
     t0 = time.monotonic()
     if status in ("start", "resume"):
-        from ..report.model_card import write_model_card
-
         _reset_accelerate()
-        Engine(cfg, resume=status == "resume", registry=registry, progress=False).train()
-        write_model_card(cell.run_dir)
+        Engine(cfg, resume=status == "resume", registry=registry, progress=False).train()  # + model card
     _reset_accelerate()
     from accelerate import Accelerator
     import torch

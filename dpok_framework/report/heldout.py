@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..experiments.stats import clopper_pearson, sign_test
+from ..evaluation.significance import clopper_pearson, sign_test
 
 LEVEL = 0.95
 ALPHA = 0.05

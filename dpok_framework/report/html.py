@@ -150,6 +150,70 @@ def _dedupe_steps(points: list) -> list:
     return [last[s] for s in sorted(last)]
 
 
+def _final_values_section(records: list[dict]) -> str:
+    """The final value of every logged metric, train and eval side by side."""
+    last_tr, last_ev = last_values(records, "train"), last_values(records, "eval")
+    rows = []
+    for k in metric_keys(records):
+        cells = []
+        for split, last in (("train", last_tr), ("eval", last_ev)):
+            if k in last:
+                step, v = last[k]
+                cells.append(f'<td class="num" data-metric="{html.escape(k)}" data-split="{split}" '
+                             f'data-step="{step}" data-value="{v!r}">{fmt(v)}</td>')
+            else:
+                cells.append('<td class="muted">-</td>')
+        rows.append(f"<tr><th>{html.escape(k)}</th>{''.join(cells)}</tr>")
+    return ('<h2 id="final">Final logged values</h2><table data-table="final"><tr><th>metric</th>'
+            "<th>train (last)</th><th>eval (last)</th></tr>" + "".join(rows) + "</table>")
+
+
+def _selection_section(run: Path, out: Path, img) -> str:
+    """The `auto` selection's heat map and result, or "" when the run did no selection."""
+    sel_dir = run / "selection"
+    sel = read_json(sel_dir / "selection.json")
+    if sel is None and not (sel_dir / "heatmap.png").is_file():
+        return ""
+    body = ""
+    if (sel_dir / "heatmap.png").is_file():
+        shutil.copyfile(sel_dir / "heatmap.png", out / "selection_heatmap.png")
+        body += img.tag(out / "selection_heatmap.png", "selection heat map")
+    if isinstance(sel, dict):
+        body += kv_table(_flat(sel), "selection")
+    return '<h2 id="selection">Data-driven selection (auto)</h2>' + body
+
+
+def _heldout_section(summary: Any) -> str:
+    """Held-out accuracies of policy and reference with exact intervals and the verdict ("" without)."""
+    u = heldout_uncertainty(summary) if isinstance(summary, dict) else None
+    if u is None:
+        return ""
+    rows = "".join(f'<tr data-metric="{html.escape(r["label"])}" data-source="heldout">'
+                   f'<th>{html.escape(r["label"])}</th>{num_cell(r["value"])}{num_cell(r["low"])}'
+                   f'{num_cell(r["high"])}</tr>' for r in u["rows"])
+    return (f'<h2 id="heldout">Held-out: policy vs reference ({u["n_pairs"]} pairs)</h2>'
+            f'<table data-table="heldout"><tr><th></th><th>value</th><th>{u["level"]:.0%} low</th>'
+            f'<th>high</th></tr>{rows}</table>'
+            f'<p data-verdict="heldout"><b>Verdict</b>: {html.escape(u["verdict"])}.</p>')
+
+
+def _drift_section(records: list[dict], out: Path, img) -> str:
+    """Train - held-out accuracy gap over training, one row per eval step, units on every number."""
+    drift = _dedupe_steps(generalisation_drift(records))
+    if not drift:
+        return ""
+    ds = drift_summary(drift)
+    ds = {"final_gap (accuracy points)": ds["final_gap"], "max_gap (accuracy points)": ds["max_gap"],
+          "drift_slope (accuracy points per 1000 steps)": ds["drift_slope"]}
+    rows = "".join(f'<tr data-step="{p.step}">{num_cell(p.step)}{num_cell(p.train)}{num_cell(p.eval)}'
+                   f"{num_cell(p.gap)}</tr>" for p in drift)
+    return ('<h2 id="drift">Generalisation drift (preference accuracy)</h2>'
+            + img.tag(plots.drift_plot(drift, out / "drift.png"), "generalisation drift")
+            + kv_table(ds, "drift_summary")
+            + '<table data-table="drift"><tr><th>step</th><th>train</th><th>held-out</th><th>gap</th></tr>'
+            + rows + "</table>")
+
+
 def build_report(run_dir: str | Path, out_dir: str | Path | None = None, embed_images: bool = True) -> Path:
     """Write ``<out_dir>/index.html`` (default ``RUN_DIR/report``) and its PNGs; returns the HTML path."""
     run = Path(run_dir)
@@ -168,32 +232,9 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None, embed_i
     summary = read_json(run / "summary.json")
     if summary:
         parts.append('<h2 id="summary">Run summary</h2>' + kv_table(_flat(summary), "summary"))
-        u = heldout_uncertainty(summary) if isinstance(summary, dict) else None
-        if u is not None:
-            rows = "".join(f'<tr data-metric="{html.escape(r["label"])}" data-source="heldout">'
-                           f'<th>{html.escape(r["label"])}</th>{num_cell(r["value"])}{num_cell(r["low"])}'
-                           f'{num_cell(r["high"])}</tr>' for r in u["rows"])
-            parts.append(f'<h2 id="heldout">Held-out: policy vs reference ({u["n_pairs"]} pairs)</h2>'
-                         f'<table data-table="heldout"><tr><th></th><th>value</th><th>{u["level"]:.0%} low</th>'
-                         f'<th>high</th></tr>{rows}</table>'
-                         f'<p data-verdict="heldout"><b>Verdict</b>: {html.escape(u["verdict"])}.</p>')
+        parts.append(_heldout_section(summary))
 
-    # final values of every logged metric
-    last_tr, last_ev = last_values(records, "train"), last_values(records, "eval")
-    keys = [k for k in metric_keys(records)]
-    rows = []
-    for k in keys:
-        cells = []
-        for split, last in (("train", last_tr), ("eval", last_ev)):
-            if k in last:
-                step, v = last[k]
-                cells.append(f'<td class="num" data-metric="{html.escape(k)}" data-split="{split}" '
-                             f'data-step="{step}" data-value="{v!r}">{fmt(v)}</td>')
-            else:
-                cells.append('<td class="muted">-</td>')
-        rows.append(f"<tr><th>{html.escape(k)}</th>{''.join(cells)}</tr>")
-    parts.append('<h2 id="final">Final logged values</h2><table data-table="final"><tr><th>metric</th>'
-                 "<th>train (last)</th><th>eval (last)</th></tr>" + "".join(rows) + "</table>")
+    parts.append(_final_values_section(records))
 
     parts.append('<h2 id="curves">Training curves</h2>'
                  + (img.tag(plots.training_curves(records, out / "training_curves.png"), "training curves")
@@ -209,29 +250,9 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None, embed_i
         if tag:
             parts.append(f'<h2 id="{stem}">{title}</h2>{tag}')
 
-    sel_dir = run / "selection"
-    sel = read_json(sel_dir / "selection.json")
-    if sel is not None or (sel_dir / "heatmap.png").is_file():
-        body = ""
-        if (sel_dir / "heatmap.png").is_file():
-            shutil.copyfile(sel_dir / "heatmap.png", out / "selection_heatmap.png")
-            body += img.tag(out / "selection_heatmap.png", "selection heat map")
-        if isinstance(sel, dict):
-            body += kv_table(_flat(sel), "selection")
-        parts.append('<h2 id="selection">Data-driven selection (auto)</h2>' + body)
+    parts.append(_selection_section(run, out, img))
 
-    drift = _dedupe_steps(generalisation_drift(records))
-    if drift:
-        ds = drift_summary(drift)
-        ds = {"final_gap (accuracy points)": ds["final_gap"], "max_gap (accuracy points)": ds["max_gap"],
-              "drift_slope (accuracy points per 1000 steps)": ds["drift_slope"]}
-        rows = "".join(f'<tr data-step="{p.step}">{num_cell(p.step)}{num_cell(p.train)}{num_cell(p.eval)}'
-                       f"{num_cell(p.gap)}</tr>" for p in drift)
-        parts.append('<h2 id="drift">Generalisation drift (preference accuracy)</h2>'
-                     + img.tag(plots.drift_plot(drift, out / "drift.png"), "generalisation drift")
-                     + kv_table(ds, "drift_summary")
-                     + '<table data-table="drift"><tr><th>step</th><th>train</th><th>held-out</th><th>gap</th></tr>'
-                     + rows + "</table>")
+    parts.append(_drift_section(records, out, img))
 
     ev = read_json(run / EVAL_DIR / EVAL_JSON)
     if isinstance(ev, dict):

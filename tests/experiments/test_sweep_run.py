@@ -89,23 +89,24 @@ def test_bad_sweep_file_names_the_field(tmp_path, assets):
 
 
 def test_run_survives_a_kill_and_resumes(tmp_path, assets, monkeypatch):
-    import dpok_framework.engine.engine as engine_mod
+    import dpok_framework.training.loop as loop_mod
+    import dpok_framework.training.trainer as engine_mod
 
     spec = load_spec(write_spec(tmp_path, *assets))
     plan = build_plan(spec)
     victim = plan.cells[2]  # the last cell: killed right after its first checkpoint
-    real_save = engine_mod.save_checkpoint
+    real_save = loop_mod.save_checkpoint
 
-    def save_then_die(accelerator, run_dir, state, limit):
-        real_save(accelerator, run_dir, state, limit)
+    def save_then_die(accelerator, run_dir, *args, **kwargs):
+        real_save(accelerator, run_dir, *args, **kwargs)
         if Path(run_dir).name == victim.name:
             raise KeyboardInterrupt  # as if the process were killed here
-    monkeypatch.setattr(engine_mod, "save_checkpoint", save_then_die)
+    monkeypatch.setattr(loop_mod, "save_checkpoint", save_then_die)
     with pytest.raises(KeyboardInterrupt):
         run_sweep(plan)
     assert [cell_status(c) for c in plan.cells] == ["finished", "finished", "resume"]
     stamps = {c.name: (Path(c.run_dir) / "sweep_cell.json").stat().st_mtime_ns for c in plan.cells[:2]}
-    monkeypatch.setattr(engine_mod, "save_checkpoint", real_save)
+    monkeypatch.setattr(loop_mod, "save_checkpoint", real_save)
 
     calls = []
     real_init = engine_mod.Engine.__init__
@@ -135,6 +136,7 @@ def test_run_survives_a_kill_and_resumes(tmp_path, assets, monkeypatch):
     assert "baseline-dpo: baseline" in res.output and "not distinguishable from dpo" in res.output
     for c in plan.cells:
         assert (Path(c.run_dir) / "eval" / "pairs.csv").is_file()
+        assert "## Held-out evaluation" in (Path(c.run_dir) / "model" / "README.md").read_text()
         assert (Path(c.run_dir) / "report" / "index.html").is_file()
     # a second run does nothing; collect alone rewrites the outputs
     calls.clear()

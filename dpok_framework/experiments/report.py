@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .html import _CSS, _SCRIPT, _Images, num_cell
+from ..report.html import _CSS, _SCRIPT, _Images, num_cell
 
 METRICS = ("rewards/accuracies", "logps/accuracies")
 
@@ -64,7 +64,7 @@ def _md_table(md: str) -> str:
 def build_sweep_report(results: dict[str, Any], out_dir: str | Path, heatmap: Path | None,
                        cell_reports: dict[str, Path], embed_images: bool = True) -> Path:
     """Write ``OUT/index.html``; ``cell_reports``: cell name -> its run report's index.html."""
-    from ..experiments.table import markdown
+    from .table import markdown
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

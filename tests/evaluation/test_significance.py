@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from dpok_framework.experiments import stats
+from dpok_framework.evaluation import significance as stats
 
 
 def test_bootstrap_ci_is_the_seeded_percentile_interval():

@@ -1,4 +1,4 @@
-"""Statistics for held-out preference accuracies: intervals, paired tests, multiple-comparison correction.
+"""Significance of held-out preference accuracies: intervals, paired tests, multiple-comparison correction.
 
 Everything works on per-pair 0/1 correctness vectors (``1`` = the model ranks the chosen answer above the
 rejected one) of pairs that are the same across the compared models, so every comparison is paired.
