@@ -55,7 +55,7 @@ def test_eval_uses_the_recorded_split(run):
     ev = json.loads((res.run_dir / "eval" / "eval.json").read_text())
     assert ev["data"].endswith(SPLIT_FILE) and ev["metrics"]["num_pairs"] == 6.0
     # the engine's own held-out numbers on that split are the ones dpok eval reproduces
-    assert ev["metrics"]["rewards/accuracies"] == pytest.approx(res.summary["policy"]["reward_accuracy"])
+    assert ev["metrics"]["rewards/accuracies"] == pytest.approx(res.summary["eval"]["rewards/accuracies"])
 
 
 def test_a_changed_data_file_is_an_error_not_a_new_split(run, tmp_path):
