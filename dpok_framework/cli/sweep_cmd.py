@@ -7,7 +7,7 @@ import logging
 import click
 
 _OUT = click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-                    help="Sweep directory (default: the sweep file's `output`, else sweeps/<name>).")
+                    help="Sweep directory (default: the sweep file's `out_dir`, else sweeps/<name>).")
 _SPEC = click.argument("sweep_file", type=click.Path(exists=True, dir_okay=False))
 
 

@@ -14,7 +14,7 @@
     baseline: {label: dpo, set: {kernel.name: null, kernel.gamma: 0.0}}   # compared with every cell
     metric: rewards/accuracies         # primary metric of the verdict (or logps/accuracies)
     alpha: 0.05                        # family-wise level (Holm across cells)
-    output: sweeps/kernels_x_divergences
+    out_dir: sweeps/kernels_x_divergences
 
 Every cell is an ordinary run directory ``OUTPUT/runs/<name>`` where the name joins the axis labels,
 e.g. ``kernel-rbf__divergence.link-js__seed-0``.
@@ -58,7 +58,7 @@ class SweepSpec(BaseModel):
     alpha: float = Field(0.05, gt=0.0, lt=1.0)
     level: float = Field(0.95, gt=0.0, lt=1.0, description="Confidence level of the intervals.")
     resamples: int = Field(10_000, gt=99, description="Bootstrap resamples.")
-    output: str | None = Field(None, description="Sweep directory (default: sweeps/<name>).")
+    out_dir: str | None = Field(None, description="Sweep directory (default: sweeps/<name>).")
     source: str | None = Field(None, exclude=True)
 
     @field_validator("axes")
@@ -106,7 +106,7 @@ class SweepSpec(BaseModel):
         return [(slug(v), {axis: v}) for v in values]
 
     def output_dir(self) -> Path:
-        return Path(self.output) if self.output else Path("sweeps") / slug(self.name)
+        return Path(self.out_dir) if self.out_dir else Path("sweeps") / slug(self.name)
 
     def base_dict(self) -> dict[str, Any]:
         """The base run config as a dict (a file path is read relative to the sweep file)."""

@@ -40,7 +40,7 @@ def synthetic_sweep(root: Path, cells: dict[str, tuple[list[int], list[int]]], s
                             "hmk": {"kernel.name": "hmk", "kernel.gamma": 0.5}},
                  "divergence.link": ["kl", "js"]},
         "seeds": list(seeds), "baseline": {"label": "dpo", "set": {"kernel.name": None}},
-        "resamples": 2000, "output": str(root / "sweep")})
+        "resamples": 2000, "out_dir": str(root / "sweep")})
     plan = build_plan(spec, write=False)
     by_name = {c.name: c for c in plan.cells}
     for name, (reward, logps) in cells.items():

@@ -43,7 +43,7 @@ def write_spec(tmp_path: Path, model: Path, pairs: Path, seeds=(0,), **extra) ->
                  "divergence.link": ["kl", "js"]},
         "seeds": list(seeds),
         "baseline": {"label": "dpo", "set": {"kernel.name": None}},
-        "resamples": 500, "output": str(tmp_path / "sweep"), **extra}
+        "resamples": 500, "out_dir": str(tmp_path / "sweep"), **extra}
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
