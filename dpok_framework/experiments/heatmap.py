@@ -29,7 +29,8 @@ def write_heatmap(results: dict[str, Any], path: str | Path, metric: str | None 
         val[i, j] = g["vs_baseline"][metric]["diff"] if has_base and "vs_baseline" in g else g[metric]["mean"]
     fig, ax = plt.subplots(figsize=(2.5 + 2.2 * len(cols), 1.6 + 0.9 * len(rows)), dpi=110)
     if has_base:
-        span = max(0.05, float(np.nanmax(np.abs(val))) if np.isfinite(val).any() else 0.05)
+        # at least +-0.25 so a one-pair difference reads pale, not as a strong effect
+        span = max(0.25, float(np.nanmax(np.abs(val))) if np.isfinite(val).any() else 0.25)
         cmap, vmin, vmax = matplotlib.colormaps["RdBu"].with_extremes(bad="#d0d0d0"), -span, span
         label = f"{metric}: cell - {results.get('baseline_label') or 'baseline'}"
     else:

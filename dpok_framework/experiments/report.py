@@ -45,7 +45,7 @@ def _group_rows(results: dict[str, Any], out: Path, cell_reports: dict[str, Path
     head = ("<tr><th>cell</th><th>metric</th><th>mean</th><th>sd (seeds)</th><th>low</th><th>high</th>"
             "<th>diff vs baseline</th><th>diff low</th><th>diff high</th><th>p McNemar</th><th>p Holm</th>"
             "<th>verdict</th><th>run reports</th></tr>")
-    return f'<table data-table="groups">{head}{"".join(rows)}</table>'
+    return f'<div style="overflow-x:auto"><table data-table="groups">{head}{"".join(rows)}</table></div>'
 
 
 def _md_table(md: str) -> str:
