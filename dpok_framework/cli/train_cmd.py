@@ -50,8 +50,11 @@ def train_command(config_file: str | None, overrides: tuple[str, ...], resume: b
         config_file = str(Path(__file__).resolve().parent.parent / "defaults" / "default.yaml")
     overrides = tuple(overrides) + ((f"output.dir={output_dir}",) if output_dir else ())
     config = load_config(config_file, overrides)
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    # the console's level sits on its handler: the run's train.log (a handler of its own) still gets INFO
+    console = logging.StreamHandler()
+    console.setLevel(logging.WARNING if quiet else logging.INFO)
+    console.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"))
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, handlers=[console])
     for noisy in ("httpx", "urllib3", "filelock", "datasets", "accelerate"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # tied embeddings: accelerate warns on every checkpoint that it stored the shared tensor once (expected)
