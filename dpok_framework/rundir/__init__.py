@@ -6,7 +6,9 @@ from .layout import MARKER, OWNED, claim_run_dir, is_dpok_run, prepare_fresh_run
 from .ledger import PrivacyLedger
 from .lock import LOCK_FILE, RunLock, RunLockedError
 from .resume import RESUMABLE_CHANGES, check_resume_config
+from .runlog import run_log
+from .transaction import RunDirectory
 
-__all__ = ["LOCK_FILE", "MARKER", "OWNED", "RESUMABLE_CHANGES", "PrivacyLedger", "RunLock", "RunLockedError",
+__all__ = ["LOCK_FILE", "MARKER", "OWNED", "RESUMABLE_CHANGES", "PrivacyLedger", "RunDirectory", "RunLock", "RunLockedError",
            "atomic_write_text", "check_resume_config", "claim_run_dir", "disk_errors", "is_dpok_run",
-           "make_temp_dir", "prepare_fresh_run", "strict_json", "write_json"]
+           "make_temp_dir", "prepare_fresh_run", "run_log", "strict_json", "write_json"]
