@@ -17,7 +17,9 @@ dpok writes the state itself instead:
 
 Nothing is unpickled when a checkpoint is loaded, whatever files it contains: a file of another name is
 never opened, and a planted pickle under one of the names above is rejected by the JSON / safetensors
-parser (a :class:`CheckpointError` naming the file).
+parser (a :class:`CheckpointError` naming the file). Exception: under FSDP / DeepSpeed the sharded model
+and optimizer states are Accelerate's files, read with ``torch.load(weights_only=True)`` (see
+:func:`save_training_state`).
 """
 
 from __future__ import annotations
@@ -156,15 +158,31 @@ def set_rng_state(state: dict[str, Any], accelerator: Any = None) -> None:
 # -- the whole training state -------------------------------------------------------------------------------
 
 
+def sharded(accelerator) -> bool:
+    """FSDP / DeepSpeed: parameters and optimizer state are sharded across processes."""
+    from accelerate.utils import DistributedType
+
+    return accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
+
+
 def save_training_state(accelerator, directory: Path, model, optimizer, scheduler) -> None:
-    """Every process calls this; it writes its own RNG state, the main process the rest."""
+    """Every process calls this; it writes its own RNG state, the main process the rest.
+
+    Exception: under FSDP / DeepSpeed the sharded model and optimizer states are written by Accelerate's
+    ``save_state`` (its loader reads them with ``torch.load(weights_only=True)``, which refuses to run
+    code); the scheduler and the RNG states stay JSON / safetensors, and nothing is registered for
+    Accelerate's ``custom_checkpoint_N.pkl``."""
     from safetensors.torch import save_model
 
     directory = Path(directory)
-    if accelerator.is_main_process:
+    if sharded(accelerator):
+        with disk_errors(directory, "the checkpoint"):
+            accelerator.save_state(str(directory), safe_serialization=True)
+    elif accelerator.is_main_process:
         with disk_errors(directory, "the checkpoint"):
             save_model(accelerator.unwrap_model(model), str(directory / MODEL_FILE))
         save_tree(directory, OPTIMIZER, optimizer.state_dict())
+    if accelerator.is_main_process:
         (directory / SCHEDULER_FILE).write_text(strict_json(_encode(scheduler.state_dict(), "", {}), indent=None))
         if accelerator.scaler is not None:
             (directory / SCALER_FILE).write_text(strict_json(_encode(accelerator.scaler.state_dict(), "", {})))
@@ -173,10 +191,21 @@ def save_training_state(accelerator, directory: Path, model, optimizer, schedule
 
 def load_training_state(accelerator, directory: Path, model, optimizer, scheduler) -> None:
     """Restore what :func:`save_training_state` wrote, on every process; nothing is unpickled."""
+    directory = Path(directory)
+    if sharded(accelerator):
+        accelerator.load_state(str(directory))  # model + optimizer shards (weights_only=True); see save
+    else:
+        _load_model(accelerator.unwrap_model(model), directory)
+        optimizer.load_state_dict(load_tree(directory, OPTIMIZER))
+    scheduler.load_state_dict(_read_json_state(directory, SCHEDULER_FILE))
+    if accelerator.scaler is not None:
+        accelerator.scaler.load_state_dict(_read_json_state(directory, SCALER_FILE))
+    set_rng_state(load_tree(directory, f"rng_state_{accelerator.process_index}"), accelerator)
+
+
+def _load_model(inner, directory: Path) -> None:
     from safetensors.torch import load_model
 
-    directory = Path(directory)
-    inner = accelerator.unwrap_model(model)
     device = next((p.device for p in inner.parameters()), torch.device("cpu"))
     try:
         load_model(inner, str(directory / MODEL_FILE), strict=True, device=str(device))
@@ -185,11 +214,6 @@ def load_training_state(accelerator, directory: Path, model, optimizer, schedule
     except Exception as exc:
         raise CheckpointError(f"checkpoint {directory}: cannot load {MODEL_FILE} into the model ({type(exc).__name__}: "
                               f"{exc}); the file is damaged or belongs to another model/kernel") from None
-    optimizer.load_state_dict(load_tree(directory, OPTIMIZER))
-    scheduler.load_state_dict(_read_json_state(directory, SCHEDULER_FILE))
-    if accelerator.scaler is not None:
-        accelerator.scaler.load_state_dict(_read_json_state(directory, SCALER_FILE))
-    set_rng_state(load_tree(directory, f"rng_state_{accelerator.process_index}"), accelerator)
 
 
 def _read_json_state(directory: Path, name: str) -> Any:
