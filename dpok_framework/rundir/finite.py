@@ -8,7 +8,7 @@ went bad), which on its own would leave every later step finite-looking but the 
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 
@@ -32,10 +32,12 @@ def nonfinite_parameters(named: Iterable[tuple[str, torch.Tensor]]) -> list[str]
     return [n for (n, _), ok in zip(named, flags.tolist()) if not ok]
 
 
-def require_finite(module: torch.nn.Module, when: str, last_good: str | None = None, accelerator=None) -> None:
+def require_finite(module: torch.nn.Module, when: str, last_good: Callable[[], Any] | None = None,
+                   accelerator=None) -> None:
     """Raise :class:`NonFiniteWeightsError` naming the parameters when ``module`` is not finite.
 
-    ``when``: what was about to happen (``after the optimizer update of step 7``, ``before saving model/``).
+    ``when``: what was about to happen (``after the optimizer update of step 7``, ``before saving model/``);
+    ``last_good``: returns the newest checkpoint (called only on failure: all of them are finite).
     With several processes the verdict is shared (sharded parameters differ per process).
     """
     bad = nonfinite_parameters((n, p) for n, p in module.named_parameters() if p.requires_grad)
@@ -46,7 +48,8 @@ def require_finite(module: torch.nn.Module, when: str, last_good: str | None = N
     if not any_bad:
         return
     named = ", ".join(bad[:MAX_NAMED]) + (", ..." if len(bad) > MAX_NAMED else "") or "on another process"
-    where = f"the last good checkpoint is {last_good}" if last_good else "no checkpoint was written"
+    good = last_good() if last_good is not None else None
+    where = f"the last good checkpoint is {good}" if good else "no checkpoint was written"
     raise NonFiniteWeightsError(
         f"the policy's parameters are not finite {when} ({len(bad)} tensor(s): {named}); nothing more is saved "
         f"and {where}. Lower training.lr or set training.max_grad_norm, then resume from that checkpoint "
