@@ -49,6 +49,18 @@ def identical_pairs(ds: datasets.Dataset) -> list[int]:
     return [r for r, c, j in zip(rows, ds["chosen_input_ids"], ds["rejected_input_ids"]) if list(c) == list(j)]
 
 
+def _warn_identical(same: list[int], n: int, max_length: int) -> None:
+    """One TruncationWarning (and log line) naming the rows whose completions truncation made identical."""
+    if not same:
+        return
+    named = ", ".join(str(r) for r in same[:MAX_NAMED_ROWS]) + (", ..." if len(same) > MAX_NAMED_ROWS else "")
+    msg = (f"{len(same)} of {n} pair(s) (rows {named}): chosen and rejected are identical after truncation to "
+           f"data.max_length={max_length} (they differ only beyond it), so they train at zero gradient; "
+           "raise data.max_length or lower data.max_prompt_length")
+    warnings.warn(msg, TruncationWarning, stacklevel=3)
+    logger.warning(msg)
+
+
 def adds_bos(tokenizer: Any) -> bool:
     """Whether ``tokenizer(text)`` (with special tokens) starts with the BOS token."""
     bos = getattr(tokenizer, "bos_token_id", None)
@@ -155,14 +167,7 @@ def tokenize_pairs(ds: datasets.Dataset, tokenizer: Any, data_config: Any = None
         warnings.warn(f"{len(bad_rows)} of {len(ds)} row(s) (rows {named}): the prompt's tokens are not a prefix "
                       "of the prompt+completion tokens (the tokenizer merges tokens across the boundary); "
                       "used the separately tokenised completion for them", TokenizationWarning, stacklevel=2)
-    same = [rows[i] for i in range(len(ds)) if out_c[i] == out_r[i]]
-    if same:
-        named = ", ".join(str(r) for r in same[:MAX_NAMED_ROWS]) + (", ..." if len(same) > MAX_NAMED_ROWS else "")
-        msg = (f"{len(same)} of {len(ds)} pair(s) (rows {named}): chosen and rejected are identical after truncation "
-               f"to data.max_length={max_length} (they differ only beyond it), so they train at zero gradient; "
-               "raise data.max_length or lower data.max_prompt_length")
-        warnings.warn(msg, TruncationWarning, stacklevel=2)
-        logger.warning(msg)
+    _warn_identical([rows[i] for i in range(len(ds)) if out_c[i] == out_r[i]], len(ds), max_length)
     if n_prompt_cut or n_completion_cut:
         logger.info("tokenize_pairs: truncated %d prompt(s) to %d tokens (%s) and %d completion(s) to fit "
                     "max_length=%d", n_prompt_cut, prompt_limit, mode, n_completion_cut, max_length)

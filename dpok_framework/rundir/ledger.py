@@ -10,6 +10,7 @@ logs it after each release and puts it in ``summary.json``, and warns when it ex
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -53,3 +54,14 @@ class PrivacyLedger:
         """(sum of epsilon, sum of delta) over every release recorded for ``data_fingerprint``."""
         mine = [e for e in self.entries() if e.get("data") == data_fingerprint]
         return (sum(float(e.get("epsilon") or 0.0) for e in mine), sum(float(e.get("delta") or 0.0) for e in mine))
+
+
+def fingerprint_pairs(ds: Any) -> str:
+    """sha256 of a split's prompt/chosen/rejected texts: the same pairs give the same key whatever the model,
+    tokenizer or truncation (the privacy unit is the record, not its tokens)."""
+    h = hashlib.sha256()
+    for col in ("prompt", "chosen", "rejected"):
+        for text in ds[col]:
+            h.update(text.encode("utf-8", "surrogatepass"))
+            h.update(b"\0")
+    return "sha256:" + h.hexdigest()

@@ -48,6 +48,7 @@ class RunDirectory:
         self.lock = RunLock(self.run_dir)
         self.checkpoint: Path | None = None
         self.finished_summary: dict | None = None  # set when --resume finds a finished run
+        self.allowed_changes: dict[str, tuple[Any, Any]] = {}  # config fields a resume changed (allowed ones)
 
     # -- opening ------------------------------------------------------------------------------------------
     def open(self, accelerator, latest_checkpoint: Callable[[Path], Path | None]) -> Path | None:
@@ -88,8 +89,7 @@ class RunDirectory:
         changes = check_resume_config(stored, self.config, str(ckpt))
         if self._finished(ckpt, changes):
             return ckpt
-        for field, (old, new) in changes.items():
-            logger.info("resume: %s changed from %r to %r (allowed on resume)", field, old, new)
+        self.allowed_changes = changes
         self.write_config()
         return ckpt
 
@@ -109,6 +109,11 @@ class RunDirectory:
                            summary.get("global_step"), summary.get("stopped_by"))
             return True
         return False
+
+    def log_changes(self) -> None:
+        """Log the allowed changes of a resume (called once ``train.log`` is open, so they are recorded)."""
+        for field, (old, new) in self.allowed_changes.items():
+            logger.info("resume: %s changed from %r to %r (allowed on resume)", field, old, new)
 
     def write_config(self, directory: Path | None = None) -> None:
         """``config.yaml`` (the configuration as given, before any ``auto`` choice) into the run directory, or
