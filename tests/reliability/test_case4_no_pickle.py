@@ -35,7 +35,7 @@ def plant(path, marker) -> None:
 def _setup(seed=0):
     from accelerate import Accelerator
 
-    from dpok_framework.engine.engine import _reset_accelerate_state
+    from dpok_framework.training.accelerator import reset_accelerate_state as _reset_accelerate_state
 
     _reset_accelerate_state()
     torch.manual_seed(seed)
