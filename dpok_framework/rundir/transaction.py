@@ -53,12 +53,14 @@ class RunDirectory:
     # -- opening ------------------------------------------------------------------------------------------
     def open(self, accelerator, latest_checkpoint: Callable[[Path], Path | None]) -> Path | None:
         """Lock and claim the directory; the checkpoint to resume from (None: start from step 0)."""
-        outcome: list[Any] = [None, None]  # [checkpoint path str | None, (error class name, message) | None]
+        # [checkpoint path str | None, (error class name, message) | None, finished run's summary | None]
+        outcome: list[Any] = [None, None, None]
         if accelerator.is_main_process:
             try:
                 self.lock.acquire()
                 ckpt = self._claim(latest_checkpoint)
                 outcome[0] = None if ckpt is None else str(ckpt)
+                outcome[2] = self.finished_summary
             except DpokError as exc:
                 self.lock.release()
                 outcome[1] = (type(exc).__name__, str(exc))
@@ -73,6 +75,7 @@ class RunDirectory:
             kind, msg = outcome[1]
             raise (RunLockedError if kind == RunLockedError.__name__ else ConfigError)(msg)
         self.checkpoint = None if outcome[0] is None else Path(outcome[0])
+        self.finished_summary = outcome[2]  # every process returns early on a finished run
         accelerator.wait_for_everyone()
         return self.checkpoint
 

@@ -170,6 +170,12 @@ def test_case3_resume_refuses_a_changed_config_and_a_finished_run_changes_nothin
     assert _files(first.run_dir) == before  # nothing written: no second final eval, same summary
     evals = [r for r in read_metrics(first.run_dir / "metrics.jsonl") if r["split"] == "eval"]
     assert len(evals) == 1
+    reset_accelerate()
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    res = CliRunner().invoke(cli, ["train", str(path), "--resume", "-q"])
+    assert res.exit_code == 0 and "Nothing to do: the run in" in res.output and "already finished" in res.output
+    assert _files(first.run_dir) == before
 
 
 def test_case3_a_failed_start_is_accepted_by_a_rerun_and_by_resume(tmp_path, tiny_model_dir, pairs_file):
