@@ -120,7 +120,8 @@ def load_tree(directory: Path, stem: str) -> Any:
         tensors = load_file(str(st)) if st.exists() else {}
         return _decode(encoded, tensors)
     except FileNotFoundError as exc:
-        raise CheckpointError(f"checkpoint {directory}: {exc.filename} is missing") from None
+        raise CheckpointError(f"checkpoint {directory}: {Path(exc.filename).name} is missing{_legacy_hint(directory)}"
+                              ) from None
     except Exception as exc:  # not JSON / not safetensors / inconsistent: a damaged or foreign file
         raise CheckpointError(f"checkpoint {directory}: cannot read {stem}.json/.safetensors ({type(exc).__name__}: "
                               f"{exc}); the file is damaged or was not written by dpok") from None
@@ -201,6 +202,13 @@ def load_training_state(accelerator, directory: Path, model, optimizer, schedule
     if accelerator.scaler is not None:
         accelerator.scaler.load_state_dict(_read_json_state(directory, SCALER_FILE))
     set_rng_state(load_tree(directory, f"rng_state_{accelerator.process_index}"), accelerator)
+
+
+def _legacy_hint(directory: Path) -> str:
+    if (directory / "optimizer.bin").exists() or (directory / "custom_checkpoint_0.pkl").exists():
+        return ("; it looks like a checkpoint of an older dpok (Accelerate's pickled state), which is not loaded "
+                "because unpickling can run code: start a new run (or resume with the dpok version that wrote it)")
+    return ""
 
 
 def _load_model(inner, directory: Path) -> None:

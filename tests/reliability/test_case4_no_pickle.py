@@ -105,3 +105,17 @@ def test_case4_a_planted_pickle_in_place_of_a_checkpoint_file_is_never_unpickled
     pickle.loads((ckpt / victim).read_bytes())
     assert marker.exists()
     os.remove(marker)
+
+
+def test_case4_an_old_accelerate_checkpoint_is_refused_with_a_reason_not_unpickled(tmp_path):
+    ckpt, marker = tmp_path / "step-00000002", tmp_path / "PWNED"
+    ckpt.mkdir()
+    acc, model, opt, sched = _setup()
+    from safetensors.torch import save_model
+
+    save_model(model, str(ckpt / "model.safetensors"))  # Accelerate's layout: safetensors weights + pickles
+    for name in ("optimizer.bin", "random_states_0.pkl", "custom_checkpoint_0.pkl"):
+        plant(ckpt / name, marker)
+    with pytest.raises(CheckpointError, match="optimizer.json is missing; it looks like a checkpoint of an older dpok"):
+        load_training_state(acc, ckpt, model, opt, sched)
+    assert not marker.exists()
