@@ -21,7 +21,7 @@ def test_plugins_text_lists_distributions_and_components():
     out = run("plugins")
     assert out.exit_code == 0
     assert "dpok_kernels  [dpok-kernels 0.1.0]" in out.output
-    assert "demo  [dpok-plugin-demo 0.3.1]" in out.output
+    assert "dpoktest_demo  [dpoktest-plugin-demo 0.3.1]" in out.output
     assert "triangular" in out.output
 
 

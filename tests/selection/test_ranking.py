@@ -98,12 +98,12 @@ def test_failures_are_isolated_and_vetoes_rule_out(registry):
     x, pos, neg = local_boundary_triplets(n=60, d=6, seed=2)
     table = Selector(registry).rank("kernel", KernelEvidence(x, pos, neg),
                                     candidates=["rbf", "spectral", "exploding_test", "flat_test"])
-    boom = table.row("exploding_test")
-    assert boom.ruled_out and "boom" in boom.ruled_out and boom.rank is None
+    boom = table.row("exploding_test")  # raises on every input: refused by runtime admission
+    assert boom.excluded and "boom" in boom.excluded and boom.rank is None and not boom.eligible
     assert table.row("rbf").ruled_out == "veto_rbf_test: vetoed for the test"
     spectral = table.row("spectral")
-    assert spectral.rank == 1 and math.isnan(spectral.values["broken_metric_test"].value)
-    assert "metric bug" in spectral.errors["broken_metric_test"]
+    assert spectral.rank == 1 and "broken_metric_test" not in spectral.values
+    assert "metric bug" in table.excluded_metrics["broken_metric_test"]  # a metric that always raises is excluded
     flat = table.row("flat_test")
     assert flat.eligible and math.isnan(flat.values["nag"].value) and flat.values["tat"].value == 0.0
     assert [r.name for r in table.rows][-2:] == ["exploding_test", "rbf"]  # ruled out: last, by name
