@@ -22,6 +22,7 @@ import torch
 
 from ..config import RunConfig, dump_config, validate_components
 from ..errors import ConfigError, DpokError
+from ..provenance import write_component_record
 from ..registry import Registry, get_registry
 from ..selection import needs_selection, resolve_auto
 from .checkpoint import STATE_FILE, TrainerState, latest_checkpoint, save_checkpoint
@@ -196,6 +197,7 @@ class Engine:
         logger.info("data: %d train pairs, %d held-out, %d skipped", len(train_ds),
                     0 if eval_ds is None else len(eval_ds), splits.skipped)
         objective = build_objective(cfg, registry, policy)
+        write_component_record(self.run_dir, cfg, registry, enabled=is_main)  # plugins.json: who supplied what
         core = objective  # the unwrapped module (``objective`` becomes the prepared/DDP wrapper below)
         if reference is not None:
             reference.to(device)

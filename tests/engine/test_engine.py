@@ -45,6 +45,8 @@ def test_run_writes_model_metrics_summary_and_config(tmp_path, tiny_model_dir, p
     assert TRL_NAMES <= set(train[0]) and "kernel/log_ratio" in train[0]
     assert len(evals) == 3  # steps 2, 4 and the final evaluation
     assert all(isinstance(r["epoch"], float) for r in recs)
+    used = {c["role"]: c for c in json.loads((run / "plugins.json").read_text())["components"]}  # provenance
+    assert (used["kernel"]["name"], used["kernel"]["distribution"]) == ("rbf", "dpok-kernels") and used["loss"]["version"]
     s = json.loads((run / "summary.json").read_text())
     assert s["n_pairs"] == 6 and set(s["policy"]) >= {"accuracy", "mean_margin", "reward_accuracy"}
     assert set(s["reference"]) >= {"accuracy", "mean_margin"}

@@ -156,3 +156,19 @@ def test_values_within_two_standard_errors_tie():
     assert u["a"] == u["b"] == pytest.approx(0.75) and u["c"] == 0.0
     u = rank_utilities(vals, False, errors={"a": 0.003, "b": 0.003, "c": 0.003})  # direction respected
     assert u["c"] == 1.0 and u["a"] == u["b"] == pytest.approx(0.25)
+
+
+def test_ties_share_a_rank_and_are_reported_as_ties():
+    from dpok_framework.selection.ranking import CandidateRow, score_rows
+    from dpok_framework.selection.result import KindTable, MetricInfo, SelectionResult
+
+    rows = [CandidateRow(n, {"name": n, "params": {}}, values={"m": MetricValue(v)})
+            for n, v in (("zeta", 1.0), ("alpha", 1.0), ("mid", 0.5))]
+    score_rows(rows, {"m": True}, {})
+    by = {r.name: r for r in rows}
+    assert by["alpha"].rank == by["zeta"].rank == 1 and by["mid"].rank == 3
+    assert by["alpha"].tied_with == ["zeta"] and by["zeta"].tied_with == ["alpha"] and by["mid"].tied_with == []
+    table = KindTable("divergence", [MetricInfo("m", "m", True, "")], rows)
+    result = SelectionResult(None, table)
+    assert "alpha ties with zeta for first" in result.reason and "by name only" in result.reason
+    assert "tied with zeta" in table.format()
