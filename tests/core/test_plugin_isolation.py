@@ -90,15 +90,19 @@ def test_duplicate_names_are_listed_and_refused_by_name(monkeypatch, dup_path):
         load_registry(strict=True)
 
 
-def test_cli_lists_a_clash_and_refuses_the_clashing_name(dup_path, tmp_path):
-    env = _env(dup_path)
-    out = subprocess.run([*DPOK, "plugins"], env=env, capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert "CLASH kernel 'linear'" in out.stdout and "dpok-plugin-dup 1.0.0" in out.stdout
+def test_cli_lists_a_clash_and_refuses_the_clashing_name(monkeypatch, dup_path, tmp_path):
+    from click.testing import CliRunner
+
+    from dpok_framework.cli.main import cli
+
+    monkeypatch.syspath_prepend(str(dup_path))
+    out = CliRunner().invoke(cli, ["plugins"])
+    assert out.exit_code == 0, out.output
+    assert "CLASH kernel 'linear'" in out.output and "dpok-plugin-dup 1.0.0" in out.output
     cfg = tmp_path / "c.yaml"
     cfg.write_text("kernel: {name: linear, gamma: 0.1}\n")
-    bad = subprocess.run([*DPOK, "config", "validate", str(cfg)], env=env, capture_output=True, text=True)
-    assert bad.returncode == 2 and "components are named 'linear'" in bad.stderr, bad.stderr
+    bad = CliRunner().invoke(cli, ["config", "validate", str(cfg)])
+    assert bad.exit_code == 2 and "components are named 'linear'" in bad.output, bad.output
 
 
 def test_duplicate_resolved_by_disabling_one(monkeypatch, dup_path):
