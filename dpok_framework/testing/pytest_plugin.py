@@ -53,10 +53,15 @@ def pytest_collection_modifyitems(session, config, items) -> None:
     if not selectors:
         return
     from .. import get_registry
+    from ..errors import DpokError
     from .contract import check_names, select_components
 
     profile = config.getoption("dpok_contract_profile")
-    for info in select_components(get_registry(), selectors):
+    try:
+        infos = select_components(get_registry(), selectors)
+    except DpokError as exc:
+        raise pytest.UsageError(f"--dpok-contract: {exc}") from None
+    for info in infos:
         for prop in check_names(info.kind):
             items.append(ContractItem.from_parent(session, name=f"dpok-contract[{info.kind}:{info.name}:{prop}]",
                                                   info=info, prop=prop, profile=profile))
