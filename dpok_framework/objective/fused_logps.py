@@ -163,7 +163,7 @@ def _check(model, parts, batch) -> bool:
 
 
 def _compare(model, parts, one) -> bool:
-    from .logps import token_logps
+    from .tokens import token_logps
 
     with torch.no_grad():
         fast = completion_logps(*parts, one)[0]  # [1]
