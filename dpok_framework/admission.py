@@ -14,7 +14,9 @@ as the full contract in :mod:`dpok_framework.testing` on a few seeded inputs and
   ``dpok plugins check``: their checks need a model or many releases).
 
 A failure raises :class:`AdmissionError` naming the component, its distribution and the violated property.
-Results are cached per (class, params).  ``DPOK_SKIP_ADMISSION=name1,name2`` skips the check for those
+Results are cached per (class, params).  The registry does not import this module (it would close an import
+circle registry -> admission -> testing -> selection -> registry): the package's ``__init__`` installs
+:func:`admit` with :func:`dpok_framework.registry.set_admission`, so every ``Registry.build`` runs it.  ``DPOK_SKIP_ADMISSION=name1,name2`` skips the check for those
 components (an explicit, logged opt-out, e.g. for a component that cannot run on the small synthetic inputs).
 """
 
@@ -25,7 +27,7 @@ import os
 import time
 from typing import Any, Callable
 
-from .errors import PluginError
+from .errors import AdmissionError  # noqa: F401 (re-exported: dpok_framework.admission.AdmissionError)
 from .testing import divergences as _div
 from .testing import embedders as _emb
 from .testing import kernels as _ker
@@ -38,14 +40,6 @@ from .testing.samples import make_points, random_log_dists
 
 logger = logging.getLogger(__name__)
 ENV_SKIP = "DPOK_SKIP_ADMISSION"
-
-
-class AdmissionError(PluginError):
-    """A component failed its runtime admission check: dpok refuses to use it."""
-
-    def __init__(self, message: str, prop: str = "") -> None:
-        super().__init__(message)
-        self.prop = prop
 
 
 def _kernel(make: Callable[[], Any]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import traceback
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import pluggy
 from pydantic import ValidationError
@@ -184,9 +184,10 @@ class Registry:
         :class:`~dpok_framework.admission.AdmissionError` and is not built."""
         info, params = self.validate(kind, spec, where)
         if admit:
-            from .admission import admit as run_admission
-
-            run_admission(info, params)
+            if _ADMISSION is None:
+                raise PluginError("runtime admission is not installed (import dpok_framework, whose __init__ "
+                                  "installs dpok_framework.admission.admit)")
+            _ADMISSION(info, params)
         return info.cls(params)
 
     def _check_kind(self, kind: str) -> None:
@@ -203,6 +204,16 @@ class Registry:
                         for (k, n), v in sorted(self.clashes.items())],
             "components": {k: [c.to_json() for _, c in sorted(v.items())] for k, v in self._components.items()},
         }
+
+
+_ADMISSION: Callable[[ComponentInfo, Any], Any] | None = None
+
+
+def set_admission(check: Callable[[ComponentInfo, Any], Any] | None) -> None:
+    """Install the runtime admission check ``Registry.build`` runs (``dpok_framework/__init__`` installs
+    :func:`dpok_framework.admission.admit`; the registry itself stays below the contract's layers)."""
+    global _ADMISSION
+    _ADMISSION = check
 
 
 _CACHE: dict[bool, Registry] = {}

@@ -13,8 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any, Iterable, Mapping
 
-from ..admission import AdmissionError
-from ..errors import ConfigError, DpokError
+from ..errors import AdmissionError, ConfigError, DpokError
 from ..registry import Registry
 from .evidence import DivergenceEvidence, KernelEvidence
 from .ranking import CandidateRow, score_rows
