@@ -26,6 +26,7 @@ from ..lifecycle import Lifecycle, RunState
 from ..models import cache_root, load_models
 from ..objective.kernel_fit import fit_kernel, policy_hidden_embeddings, text_embeddings_for_fit
 from ..objective.objective import build_objective
+from ..provenance import write_component_record
 from ..registry import Registry, get_registry
 from ..selection import needs_selection, resolve_auto
 from .accelerator import make_accelerator
@@ -148,6 +149,7 @@ class Engine:
         logger.info("data: %d train pairs, %d held-out, %d skipped", len(train_ds),
                     0 if eval_ds is None else len(eval_ds), splits.skipped)
         objective = build_objective(cfg, registry, models.policy)
+        write_component_record(self.run_dir, cfg, registry, enabled=accelerator.is_main_process)  # plugins.json
         reference = Reference.from_config(cfg, models.reference, objective.policy, accelerator,
                                           needs_logits=objective.needs_ref_logits).to(accelerator.device)
         models.reference = None  # the Reference owns it now (and frees it after a precompute)
