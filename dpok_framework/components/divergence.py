@@ -27,6 +27,9 @@ class Divergence(Component, torch.nn.Module):
     * ``link_scale``: for f-divergences with a link, ``link(r) = link_scale * f'(exp r) + const``
       (a positive scale only rescales beta; ``js`` uses f-DPO's link, which is 2 f' of JS).
 
+    * ``tolerance``: absolute accuracy of the values (0: exact up to rounding).  An iterative solver
+      (e.g. Sinkhorn) declares its tolerance; identity, sign, symmetry and bound are checked within it.
+
     The axioms are class attributes; a divergence whose axioms depend on its params (e.g. a Renyi
     order of 1/2 is symmetric) may refine them per instance in ``__init__``. The generic property
     suite reads them from the instance.
@@ -38,6 +41,7 @@ class Divergence(Component, torch.nn.Module):
     is_f_divergence: ClassVar[bool] = False
     has_link: ClassVar[bool] = False
     link_scale: ClassVar[float] = 1.0
+    tolerance: ClassVar[float] = 0.0
 
     def __init__(self, params: Params | None = None, **kwargs) -> None:
         torch.nn.Module.__init__(self)

@@ -9,6 +9,6 @@ from .resume import RESUMABLE_CHANGES, check_resume_config
 from .runlog import run_log
 from .transaction import RunDirectory
 
-__all__ = ["LOCK_FILE", "MARKER", "OWNED", "RESUMABLE_CHANGES", "PrivacyLedger", "RunDirectory", "RunLock", "RunLockedError",
-           "atomic_write_text", "check_resume_config", "claim_run_dir", "disk_errors", "is_dpok_run",
+__all__ = ["LOCK_FILE", "MARKER", "OWNED", "RESUMABLE_CHANGES", "PrivacyLedger", "RunDirectory", "RunLock",
+           "RunLockedError", "atomic_write_text", "check_resume_config", "claim_run_dir", "disk_errors", "is_dpok_run",
            "make_temp_dir", "prepare_fresh_run", "run_log", "strict_json", "write_json"]

@@ -28,11 +28,11 @@ MARKER = ".dpok-run"
 LEDGER_FILE = "privacy_ledger.jsonl"
 #: Entries of a run directory that belong to dpok and are removed by an overwrite.
 OWNED = ("checkpoints", "model", "metrics.jsonl", "summary.json", "kernel.pt", "privacy.json", "config.yaml",
-         "train.log", "eval", "report", "selection", "dpok")  # dpok/: Accelerate tracker logs (report_to)
+         "plugins.json", "train.log", "eval", "report", "selection", "dpok")  # dpok/: tracker logs (report_to)
 #: Kept across overwrites: the lock, the marker, the append-only privacy ledger.
 KEPT = (LOCK_FILE, MARKER, LEDGER_FILE)
-#: Left-overs of interrupted atomic writes (a temp dir/file that was never renamed into place).
-TEMP_PREFIXES = (".model.tmp-", ".summary.json.tmp-", ".config.yaml.tmp-")
+#: Left-overs of interrupted atomic writes (a temp dir/file that was never renamed into place):
+#: ``.model.tmp-<pid>-<hex>`` (model/), ``.<name>.tmp-<pid>`` (atomic_write_text).
 #: Entries whose presence means the run got past its start (trained, evaluated or saved something).
 PROGRESS = ("checkpoints", "model", "summary.json", "kernel.pt", "privacy.json", "eval", "report")
 
@@ -78,7 +78,7 @@ def clear_owned(run_dir: Path) -> list[str]:
     """Remove every dpok-owned entry (and temp left-overs) of ``run_dir``; returns the names removed."""
     removed = []
     for name in entries(run_dir):
-        if name in OWNED or name.startswith(TEMP_PREFIXES):
+        if name in OWNED or (name.startswith(".") and ".tmp-" in name):
             _remove(run_dir / name)
             removed.append(name)
     return removed

@@ -30,6 +30,7 @@ from ..lifecycle import Lifecycle, RunState
 from ..models import cache_root, load_models
 from ..objective.kernel_fit import fit_kernel, policy_hidden_embeddings, text_embeddings_for_fit
 from ..objective.objective import build_objective
+from ..provenance import write_component_record
 from ..registry import Registry, get_registry
 from ..rundir import PrivacyLedger, RunDirectory, run_log
 from ..rundir.ledger import fingerprint_pairs
@@ -189,6 +190,7 @@ class Engine:
             problems = kernel_use_problems(objective.kernel, cfg)
             if problems:
                 raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+        write_component_record(self.run_dir, cfg, registry, enabled=accelerator.is_main_process)  # plugins.json
         reference = Reference.from_config(cfg, models.reference, objective.policy, accelerator,
                                           needs_logits=objective.needs_ref_logits).to(accelerator.device)
         models.reference = None  # the Reference owns it now (and frees it after a precompute)
