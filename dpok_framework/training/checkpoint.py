@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..rundir.checkpoint_state import load_training_state, save_training_state
-from ..rundir.files import disk_errors
+from ..rundir.files import apply_umask, disk_errors
 
 STATE_FILE = "trainer_state.json"
 _STEP_DIR = re.compile(r"^step-(\d{8})$")
@@ -78,6 +78,7 @@ def save_checkpoint(accelerator, run_dir: Path, state: TrainerState, total_limit
     if accelerator.is_main_process:
         with disk_errors(tmp, "the checkpoint"):
             (tmp / STATE_FILE).write_text(state.to_json())
+        apply_umask(tmp)  # safetensors writes 0600
         if final.exists():  # re-saving a step (e.g. final save right after a periodic one)
             shutil.rmtree(final)
         os.replace(tmp, final)

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from accelerate.utils import DistributedType
 
-from ..rundir.files import disk_errors, make_temp_dir, write_json
+from ..rundir.files import apply_umask, disk_errors, make_temp_dir, write_json
 from ..rundir.finite import require_finite
 from .checkpoint import latest_checkpoint
 
@@ -55,6 +55,7 @@ def save_model_atomic(policy, tokenizer, out: Path, lora: bool, accelerator, sta
     try:
         with disk_errors(out, "the trained model"):
             _save_model(policy, tokenizer, tmp, lora, accelerator, state_dict)
+        apply_umask(tmp)
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)

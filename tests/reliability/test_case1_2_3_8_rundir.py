@@ -18,7 +18,7 @@ from dpok_framework.errors import ConfigError
 from dpok_framework.rundir import (MARKER, PrivacyLedger, RunLock, RunLockedError, check_resume_config,
                                    claim_run_dir, disk_errors, make_temp_dir, prepare_fresh_run, strict_json,
                                    write_json)
-from dpok_framework.rundir.files import DiskFullError
+from dpok_framework.rundir.files import DiskFullError, apply_umask
 
 
 def _old_run(path):
@@ -207,6 +207,12 @@ def test_case8_temp_dirs_follow_the_umask(tmp_path):
     try:
         d = make_temp_dir(tmp_path, ".model.tmp-")
         assert (d.stat().st_mode & 0o777) == 0o755  # tempfile.mkdtemp gives 0o700 whatever the umask
+        import torch
+        from safetensors.torch import save_file
+
+        save_file({"w": torch.zeros(2)}, str(d / "w.safetensors"))  # safetensors creates 0600 ...
+        apply_umask(d)
+        assert (d / "w.safetensors").stat().st_mode & 0o777 == 0o644  # ... apply_umask gives what open() would
         os.umask(0o077)
         assert (make_temp_dir(tmp_path, ".model.tmp-").stat().st_mode & 0o777) == 0o700
     finally:

@@ -63,7 +63,8 @@ def test_case1_overwrite_leaves_nothing_of_the_previous_run(tmp_path, tiny_model
     data = write_pairs(tmp_path / "pairs.jsonl", n=24)
     with open(data, "a") as fh:
         fh.write('{"prompt": "Q?", "chosen": "a" "rejected": "b"}\n')  # malformed line: skipped and counted
-    cfg = _config(tmp_path, tiny_model_dir, data, data={"on_invalid": "skip"}, training={"max_steps": 2})
+    cfg = _config(tmp_path, tiny_model_dir, data, data={"on_invalid": "skip"},
+                  training={"max_steps": 2, "save_steps": 2})
     old_umask = os.umask(0o022)
     try:
         first = Engine(cfg).train()
@@ -71,6 +72,11 @@ def test_case1_overwrite_leaves_nothing_of_the_previous_run(tmp_path, tiny_model
         os.umask(old_umask)
     run = first.run_dir
     assert (run / "model").stat().st_mode & 0o777 == 0o755
+    ckpt = latest_checkpoint(run)
+    for name in ("plugins.json", "summary.json", "config.yaml", "metrics.jsonl", "model/model.safetensors",
+                 f"checkpoints/{ckpt.name}/model.safetensors", f"checkpoints/{ckpt.name}/optimizer.json"):
+        assert (run / name).stat().st_mode & 0o777 == 0o644, name  # mkstemp / safetensors would give 0600
+    assert ckpt.stat().st_mode & 0o777 == 0o755
     summary = _strict_load(run / "summary.json")
     assert summary["skipped_rows"] == 1 and summary["identical_after_truncation"] == 0
     for d, f in (("eval", "eval.json"), ("report", "index.html"), ("selection", "selection.json")):
