@@ -81,6 +81,8 @@ class RunDirectory:
 
     def _claim(self, latest_checkpoint: Callable[[Path], Path | None]) -> Path | None:
         ckpt = latest_checkpoint(self.run_dir) if self.resume else None
+        if self.resume and ckpt is None and self._finished_without_checkpoint():
+            return None
         if not claim_run_dir(self.run_dir, resume=self.resume, overwrite=self.config.output.overwrite,
                              checkpoint=ckpt):
             self.write_config()
@@ -97,15 +99,33 @@ class RunDirectory:
         return ckpt
 
     def _finished(self, ckpt: Path, changes: dict) -> bool:
-        summary_path = self.run_dir / "summary.json"
-        if not summary_path.is_file() or any(f in changes for f in STOP_FIELDS):
+        if any(f in changes for f in STOP_FIELDS):
             return False
         try:
-            summary = json.loads(summary_path.read_text(encoding="utf-8"))
             state = json.loads((ckpt / "trainer_state.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return False
-        if summary.get("stopped_by") in FINISHED and summary.get("global_step") == state.get("global_step"):
+        return self._finished_at(state.get("global_step"))
+
+    def _finished_without_checkpoint(self) -> bool:
+        """A finished run that saved no checkpoint (training.save_steps unset): finished if the configuration
+        it stored differs only in fields that do not touch the stop condition."""
+        stored, _ = stored_config(self.run_dir, self.run_dir)
+        if stored is None:
+            return False
+        try:
+            changes = check_resume_config(stored, self.config, "the finished run")
+        except ConfigError:
+            return False  # the usual refusals follow (no checkpoint to resume from)
+        return not any(f in changes for f in STOP_FIELDS) and self._finished_at(None)
+
+    def _finished_at(self, step: int | None) -> bool:
+        """Whether summary.json says the run finished (at ``step``, when given); then nothing is done."""
+        try:
+            summary = json.loads((self.run_dir / "summary.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        if summary.get("stopped_by") in FINISHED and (step is None or summary.get("global_step") == step):
             self.finished_summary = summary
             logger.warning("--resume: the run in %s already finished at step %s (stopped by %s); nothing to do, "
                            "nothing changed. Raise training.max_steps to train further.", self.run_dir,

@@ -184,6 +184,20 @@ def test_case3_resume_refuses_a_changed_config_and_a_finished_run_changes_nothin
     assert _files(first.run_dir) == before
 
 
+def test_case3_resume_of_a_finished_run_without_checkpoints_says_so(tmp_path, tiny_model_dir, pairs_file):
+    cfg = run_config(tmp_path, tiny_model_dir, pairs_file, training={"max_steps": 1})  # no save_steps
+    first = Engine(cfg).train()
+    before = _files(first.run_dir)
+    reset_accelerate()
+    again = Engine(cfg, resume=True)
+    assert again.train().global_step == 1 and again.finished is not None
+    assert _files(first.run_dir) == before
+    reset_accelerate()
+    longer = run_config(tmp_path, tiny_model_dir, pairs_file, training={"max_steps": 3})
+    with pytest.raises(ConfigError, match="no complete checkpoint"):  # nothing to continue from
+        Engine(longer, resume=True).train()
+
+
 def test_case3_a_failed_start_is_accepted_by_a_rerun_and_by_resume(tmp_path, tiny_model_dir, pairs_file):
     # before: a start that failed on bad data left config.yaml + train.log, and both a plain rerun ("not
     # empty") and --resume ("no complete checkpoint") refused the directory
