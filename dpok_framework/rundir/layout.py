@@ -109,7 +109,8 @@ def prepare_fresh_run(run_dir: Path | str, overwrite: bool) -> None:
     names = entries(run_dir)
     if names:
         dpok_run = is_dpok_run(run_dir)
-        failed_start = dpok_run and not has_progress(run_dir)
+        # the marker, not the config.yaml heuristic: a user's own config.yaml in the directory is no failed start
+        failed_start = (run_dir / MARKER).is_file() and not has_progress(run_dir)
         if not overwrite and not failed_start:
             raise ConfigError(f"output.dir {str(run_dir)!r} is not empty: pass --resume to continue it, "
                               "set output.overwrite: true to write over it, or choose another output.dir")

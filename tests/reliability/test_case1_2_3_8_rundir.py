@@ -160,6 +160,15 @@ def test_case3_a_failed_start_is_accepted_by_a_rerun_and_by_resume(tmp_path):
         prepare_fresh_run(run, overwrite=False)
 
 
+def test_case3_a_users_config_yaml_is_never_taken_for_a_failed_start(tmp_path):
+    run = tmp_path / "proj"
+    run.mkdir()
+    (run / "config.yaml").write_text("model: {}\ndata: {}\ntraining: {}\noutput: {dir: .}\n")
+    with pytest.raises(ConfigError, match="is not empty"):
+        prepare_fresh_run(run, overwrite=False)
+    assert (run / "config.yaml").is_file()
+
+
 def test_case3_resume_refuses_changed_fields_and_lists_them():
     stored = config_from_dict({"data": {"train": "a.jsonl"}, "training": {"lr": 1e-5, "max_steps": 10}})
     new = config_from_dict({"data": {"train": "b.jsonl"}, "training": {"lr": 0.5, "max_steps": 20},
