@@ -25,3 +25,12 @@ class PreferenceLoss(Component, torch.nn.Module):
 
     def forward(self, margin: torch.Tensor, beta: float) -> torch.Tensor:
         raise NotImplementedError
+
+    def scale_scores(self, psi: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Per-sequence link scores ``psi`` ``[2B]`` -> the scores the margin is built from (default: as is).
+
+        ``lengths`` ``[2B]`` counts each completion's tokens (chosen rows first, like ``psi``). A loss
+        defined on length-normalised log-ratios (TRL's IPO) divides here; the objective calls this
+        before forming ``m = beta * (psi+ - psi-) + ...``.
+        """
+        return psi

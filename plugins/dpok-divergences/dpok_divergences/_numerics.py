@@ -60,3 +60,37 @@ def edge_term(mass: torch.Tensor, mask: torch.Tensor, limit: float) -> torch.Ten
     if math.isnan(limit):
         raise ValueError("an f-divergence limit f(0) or f*(0) evaluated to nan; override f_zero / f_star_zero")
     return torch.where(mask, mass * limit, torch.zeros_like(mass))
+
+
+# -- f-DPO links on extreme log-ratios ------------------------------------------------------------
+# Summed sequence log-ratios of -100 to -200 nats are ordinary in DPO, so a link built on exp() overflows
+# float32 (exp(89) = inf) exactly when training moves the policy. Exponential links therefore follow
+# exp() up to an exponent of LINK_EXP_CAP and continue along the tangent beyond it: the link stays
+# strictly increasing (the order of log-ratios is kept), C^1, and finite in value and gradient for every
+# finite float32 input; what the cap changes is the growth beyond it (linear with slope e^cap instead of
+# exponential). 30 keeps the square of a link difference at |r| = 1e4 nats (IPO) and its gradient below
+# float32's maximum (e^30 * 1e4 ~ 1e17; squared 1e34 < 3.4e38). Below the cap the link is exact.
+LINK_EXP_CAP = 30.0
+
+
+def capped_expm1(x: torch.Tensor, cap: float = LINK_EXP_CAP) -> torch.Tensor:
+    """expm1(x) for x <= cap, continued linearly beyond: expm1(cap) + e^cap (x - cap). Same shape as x."""
+    return torch.expm1(x.clamp(max=cap)) + math.exp(cap) * (x - cap).clamp(min=0.0)
+
+
+def tangent_extended(g, r: torch.Tensor, slopes: tuple[float, float], cap: float = LINK_EXP_CAP) -> torch.Tensor:
+    """``g(r)`` on [-cap, cap], continued along its tangents beyond: ``slopes`` = (g'(-cap), g'(cap))."""
+    rc = r.clamp(-cap, cap)
+    lo, hi = slopes
+    return g(rc) + hi * (r - cap).clamp(min=0.0) + lo * (r + cap).clamp(max=0.0)
+
+
+def edge_slopes(g, cap: float = LINK_EXP_CAP) -> tuple[float, float]:
+    """(g'(-cap), g'(cap)) of an elementwise function by float64 autograd; a non-finite slope becomes 0."""
+    x = torch.tensor([-cap, cap], dtype=torch.float64, requires_grad=True)
+    with torch.enable_grad():
+        (grad,) = torch.autograd.grad(g(x).sum(), x, allow_unused=True)
+    if grad is None:
+        return 0.0, 0.0
+    lo, hi = (float(v) for v in grad)
+    return (lo if math.isfinite(lo) else 0.0), (hi if math.isfinite(hi) else 0.0)

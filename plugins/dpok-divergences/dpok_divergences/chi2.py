@@ -6,7 +6,7 @@ import torch
 
 from dpok_framework.components import Params
 
-from ._numerics import INF
+from ._numerics import INF, capped_expm1
 from .fdiv_base import FDivergence
 
 
@@ -41,7 +41,7 @@ class PearsonChi2(FDivergence):
         return (logp.exp() - logq.exp()) ** 2 * torch.exp(-logq)
 
     def link(self, r: torch.Tensor) -> torch.Tensor:
-        return 2.0 * torch.expm1(r)
+        return 2.0 * capped_expm1(r)
 
 
 class NeymanChi2(FDivergence):
@@ -71,4 +71,4 @@ class NeymanChi2(FDivergence):
         return (logp.exp() - logq.exp()) ** 2 * torch.exp(-logp)
 
     def link(self, r: torch.Tensor) -> torch.Tensor:
-        return -torch.expm1(-2.0 * r)
+        return -capped_expm1(-2.0 * r)

@@ -27,7 +27,7 @@ import torch
 
 from dpok_framework.components import Divergence
 
-from ._numerics import INF, check_pair, edge_term, safe, support
+from ._numerics import INF, check_pair, edge_slopes, edge_term, safe, support, tangent_extended
 
 
 class FDivergence(Divergence, metaclass=abc.ABCMeta):
@@ -38,6 +38,7 @@ class FDivergence(Divergence, metaclass=abc.ABCMeta):
 
     def __init__(self, params=None, **kwargs) -> None:
         super().__init__(params, **kwargs)
+        self._link_slopes: tuple[float, float] | None = None  # default link's tangents at -/+ LINK_EXP_CAP
         self._setup()
         if self.upper_bound is None:
             bound = self.f_zero() + self.f_star_zero()
@@ -103,5 +104,15 @@ class FDivergence(Divergence, metaclass=abc.ABCMeta):
         return self.terms(logp, logq).sum(-1)  # [...]
 
     def link(self, r: torch.Tensor) -> torch.Tensor:
-        """psi(r) = f'(exp r) on log-ratios r (any shape)."""
+        """psi(r) = f'(exp r) on log-ratios r (any shape), exact for |r| <= LINK_EXP_CAP.
+
+        Beyond that the default continues psi along its tangent (slopes from float64 autograd, computed
+        once), so a third-party link stays finite in value and gradient however large |r| gets; override
+        ``link`` with a closed form (see ``_numerics.capped_expm1``) to control the tails yourself.
+        """
+        if self._link_slopes is None:
+            self._link_slopes = edge_slopes(self._exp_link)
+        return tangent_extended(self._exp_link, r, self._link_slopes)
+
+    def _exp_link(self, r: torch.Tensor) -> torch.Tensor:
         return self.f_prime(torch.exp(r))

@@ -6,7 +6,7 @@ import torch
 
 from dpok_framework.components import Params
 
-from ._numerics import INF
+from ._numerics import INF, capped_expm1
 from .fdiv_base import FDivergence
 
 
@@ -41,4 +41,4 @@ class ForwardKL(FDivergence):
         return logq.exp() * (logq - logp)  # q log(q/p)
 
     def link(self, r: torch.Tensor) -> torch.Tensor:
-        return -torch.exp(-r)
+        return -1.0 - capped_expm1(-r)  # -exp(-r), tangent beyond -r = LINK_EXP_CAP
