@@ -26,11 +26,11 @@ class PreferenceLoss(Component, torch.nn.Module):
     def forward(self, margin: torch.Tensor, beta: float) -> torch.Tensor:
         raise NotImplementedError
 
-    def scale_scores(self, psi: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Per-sequence link scores ``psi`` ``[2B]`` -> the scores the margin is built from (default: as is).
+    def link_scores(self, link, r: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Scores the margin ``m = beta * (psi+ - psi-) + ...`` is built from; default ``link.link(r)``.
 
-        ``lengths`` ``[2B]`` counts each completion's tokens (chosen rows first, like ``psi``). A loss
-        defined on length-normalised log-ratios (TRL's IPO) divides here; the objective calls this
-        before forming ``m = beta * (psi+ - psi-) + ...``.
+        ``r`` ``[2B]`` summed log-ratios and ``lengths`` ``[2B]`` completion token counts, chosen rows
+        first; ``link`` is the ``divergence.link`` component. A loss defined on length-normalised
+        scores (TRL's IPO) overrides this; the objective always calls it.
         """
-        return psi
+        return link.link(r)

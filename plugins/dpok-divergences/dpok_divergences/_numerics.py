@@ -78,19 +78,32 @@ def capped_expm1(x: torch.Tensor, cap: float = LINK_EXP_CAP) -> torch.Tensor:
     return torch.expm1(x.clamp(max=cap)) + math.exp(cap) * (x - cap).clamp(min=0.0)
 
 
-def tangent_extended(g, r: torch.Tensor, slopes: tuple[float, float], cap: float = LINK_EXP_CAP) -> torch.Tensor:
-    """``g(r)`` on [-cap, cap], continued along its tangents beyond: ``slopes`` = (g'(-cap), g'(cap))."""
-    rc = r.clamp(-cap, cap)
-    lo, hi = slopes
-    return g(rc) + hi * (r - cap).clamp(min=0.0) + lo * (r + cap).clamp(max=0.0)
+def tangent_extended(g, r: torch.Tensor, knots: tuple[float, float, float, float]) -> torch.Tensor:
+    """``g(r)`` on [lo, hi], continued along its tangents beyond; ``knots`` = (lo, hi, g'(lo), g'(hi))."""
+    lo, hi, slope_lo, slope_hi = knots
+    return g(r.clamp(lo, hi)) + slope_hi * (r - hi).clamp(min=0.0) + slope_lo * (r - lo).clamp(max=0.0)
 
 
-def edge_slopes(g, cap: float = LINK_EXP_CAP) -> tuple[float, float]:
-    """(g'(-cap), g'(cap)) of an elementwise function by float64 autograd; a non-finite slope becomes 0."""
-    x = torch.tensor([-cap, cap], dtype=torch.float64, requires_grad=True)
-    with torch.enable_grad():
-        (grad,) = torch.autograd.grad(g(x).sum(), x, allow_unused=True)
-    if grad is None:
-        return 0.0, 0.0
-    lo, hi = (float(v) for v in grad)
-    return (lo if math.isfinite(lo) else 0.0), (hi if math.isfinite(hi) else 0.0)
+def tangent_knots(g, cap: float = LINK_EXP_CAP) -> tuple[float, float, float, float]:
+    """Where a generic link leaves g(r) = f'(exp r) for its tangent: (lo, hi, g'(lo), g'(hi)).
+
+    Each knot starts at -/+ ``cap`` and moves towards 0 until |g| and |g'| there are at most e^cap (float64
+    autograd), so a link growing faster than e^r (e.g. f'(u) ~ u^2) is bounded like the built-ins; a
+    non-finite slope becomes 0.
+    """
+    bound = math.exp(cap)
+    knots = []
+    for sign in (-1.0, 1.0):
+        c = cap
+        while True:
+            x = torch.tensor(sign * c, dtype=torch.float64, requires_grad=True)
+            with torch.enable_grad():
+                y = g(x)
+                (slope,) = torch.autograd.grad(y, x, allow_unused=True)
+            value, slope = float(y.detach()), (0.0 if slope is None else float(slope))
+            if c <= 1.0 or (abs(value) <= bound and abs(slope) <= bound):
+                break
+            c *= 0.9
+        knots.append((sign * c, slope if math.isfinite(slope) else 0.0))
+    (lo, s_lo), (hi, s_hi) = knots
+    return lo, hi, s_lo, s_hi

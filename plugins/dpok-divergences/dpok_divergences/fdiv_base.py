@@ -27,7 +27,7 @@ import torch
 
 from dpok_framework.components import Divergence
 
-from ._numerics import INF, check_pair, edge_slopes, edge_term, safe, support, tangent_extended
+from ._numerics import INF, check_pair, edge_term, safe, support, tangent_extended, tangent_knots
 
 
 class FDivergence(Divergence, metaclass=abc.ABCMeta):
@@ -38,7 +38,7 @@ class FDivergence(Divergence, metaclass=abc.ABCMeta):
 
     def __init__(self, params=None, **kwargs) -> None:
         super().__init__(params, **kwargs)
-        self._link_slopes: tuple[float, float] | None = None  # default link's tangents at -/+ LINK_EXP_CAP
+        self._link_knots: tuple[float, float, float, float] | None = None  # default link's tangent points
         self._setup()
         if self.upper_bound is None:
             bound = self.f_zero() + self.f_star_zero()
@@ -104,15 +104,16 @@ class FDivergence(Divergence, metaclass=abc.ABCMeta):
         return self.terms(logp, logq).sum(-1)  # [...]
 
     def link(self, r: torch.Tensor) -> torch.Tensor:
-        """psi(r) = f'(exp r) on log-ratios r (any shape), exact for |r| <= LINK_EXP_CAP.
+        """psi(r) = f'(exp r) on log-ratios r (any shape), exact for |r| <= LINK_EXP_CAP (30 nats).
 
-        Beyond that the default continues psi along its tangent (slopes from float64 autograd, computed
-        once), so a third-party link stays finite in value and gradient however large |r| gets; override
-        ``link`` with a closed form (see ``_numerics.capped_expm1``) to control the tails yourself.
+        Beyond that (or sooner, where |psi| or |psi'| would pass e^30) the default continues psi along its
+        tangent (knots found once in float64), so a third-party link stays finite in value and gradient
+        however large |r| gets; override ``link`` with a closed form (see ``_numerics.capped_expm1``) to
+        control the tails yourself.
         """
-        if self._link_slopes is None:
-            self._link_slopes = edge_slopes(self._exp_link)
-        return tangent_extended(self._exp_link, r, self._link_slopes)
+        if self._link_knots is None:
+            self._link_knots = tangent_knots(self._exp_link)
+        return tangent_extended(self._exp_link, r, self._link_knots)
 
     def _exp_link(self, r: torch.Tensor) -> torch.Tensor:
         return self.f_prime(torch.exp(r))

@@ -27,7 +27,7 @@ class IPOLoss(PreferenceLoss):
 
     ``convention: paper`` uses the summed sequence log-ratios (Azar et al.'s h); ``convention: trl``
     averages each link score over its completion's tokens first (TRL 1.16's ``ipo``; see
-    :meth:`scale_scores`), so h = psi(r+)/|y+| - psi(r-)/|y-|.
+    :meth:`link_scores`), so h = psi~(r+)/|y+| - psi~(r-)/|y-| with psi~(r) = psi(r) - psi(0).
     """
 
     name = "ipo"
@@ -37,7 +37,11 @@ class IPOLoss(PreferenceLoss):
     def forward(self, margin: torch.Tensor, beta: float) -> torch.Tensor:
         return (margin / beta - 1.0 / (2.0 * beta)) ** 2
 
-    def scale_scores(self, psi: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def link_scores(self, link, r: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        psi = link.link(r)  # [2B]
         if self.params.convention == "paper":
             return psi
+        # TRL's scores vanish at r = 0 (its KL score is r, not f'(1) + r), which matters once each score is
+        # divided by a different length: centre psi, then average over the completion's tokens
+        psi = psi - link.link(torch.zeros_like(r))
         return psi / lengths.to(psi.dtype).clamp(min=1.0)  # [2B], TRL clamps empty completions to 1
