@@ -107,3 +107,38 @@ def tangent_knots(g, cap: float = LINK_EXP_CAP) -> tuple[float, float, float, fl
         knots.append((sign * c, slope if math.isfinite(slope) else 0.0))
     (lo, s_lo), (hi, s_hi) = knots
     return lo, hi, s_lo, s_hi
+
+
+# -- divergences near p = q ---------------------------------------------------------------------------
+# Per-token terms q f(p/q) that are second order in d = log p - log q must be computed as such: forms like
+# p (log p - log m) + q (log q - log m) cancel their first-order parts and, in float32, leave rounding of
+# the size of the result (JS lost every digit and went negative). The helpers below are exact to a few ulps
+# relative to the result for every d; the first-party terms are >= 0 token by token, so D >= 0 always.
+NEAR = 1.0  # |d| (or |x|) below which the series / small-argument forms are used
+
+
+_EXPM1MX_COEFS = tuple(1.0 / math.factorial(k) for k in range(2, 18))  # 1/2!, ..., 1/17!
+
+
+def expm1mx(t: torch.Tensor) -> torch.Tensor:
+    """e^t - 1 - t without cancellation: Taylor series to t^17 for |t| < 1/2 (float64-exact), expm1(t) - t beyond."""
+    small = t.abs() < 0.5
+    ts = torch.where(small, t, torch.zeros_like(t))
+    acc = torch.full_like(ts, _EXPM1MX_COEFS[-1])
+    for c in reversed(_EXPM1MX_COEFS[:-1]):  # Horner: sum_k t^k / k!
+        acc = acc * ts + c
+    tl = torch.where(small, torch.ones_like(t), t)
+    return torch.where(small, acc * ts * ts, torch.expm1(tl) - tl)
+
+
+def near_far(d: torch.Tensor, near, far) -> torch.Tensor:
+    """``near(d)`` where |d| < NEAR else ``far()``; ``near`` only ever sees |d| < NEAR (finite gradients)."""
+    close = d.abs() < NEAR
+    return torch.where(close, near(torch.where(close, d, torch.zeros_like(d))), far())
+
+
+def sqrt_gap(logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:
+    """sqrt(p) - sqrt(q) from log-masses, as sqrt(q) expm1(d/2) near p = q (no cancellation). [..., V]"""
+    d = logp - logq
+    return near_far(d, lambda dn: torch.exp(0.5 * logq) * torch.expm1(0.5 * dn),
+                    lambda: torch.exp(0.5 * logp) - torch.exp(0.5 * logq))

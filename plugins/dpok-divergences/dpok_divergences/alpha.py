@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from dpok_framework.components import Params
 
-from ._numerics import INF, capped_expm1
+from ._numerics import INF, capped_expm1, expm1mx, near_far
 from .fdiv_base import FDivergence
 
 
@@ -91,8 +91,14 @@ class AlphaDivergence(FDivergence):
 
     def interior(self, logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:
         a = self.a
-        mixed = torch.exp((1.0 - a) * logp + a * logq)  # p^(1-a) q^a
-        return (mixed - (1.0 - a) * logp.exp() - a * logq.exp()) / (a * (a - 1.0))
+        d = logp - logq  # near p = q: q [phi((1-a) d) - (1-a) phi(d)] / (a (a-1)), phi(t) = e^t - 1 - t
+
+        def far() -> torch.Tensor:
+            mixed = torch.exp((1.0 - a) * logp + a * logq)  # p^(1-a) q^a
+            return (mixed - (1.0 - a) * logp.exp() - a * logq.exp()) / (a * (a - 1.0))
+
+        return near_far(d, lambda dn: logq.exp() * (expm1mx((1.0 - a) * dn) - (1.0 - a) * expm1mx(dn)) / (a * (a - 1.0)),
+                        far)
 
     def link(self, r: torch.Tensor) -> torch.Tensor:
         a = self.a

@@ -35,6 +35,9 @@ class FDivergence(Divergence, metaclass=abc.ABCMeta):
 
     is_f_divergence = True
     has_link = True
+    # c in the tilted generator f(u) - c (u - 1) that ``interior`` computes (same D for normalised p, q;
+    # built-ins use c = f'(1) so each term is >= 0 and second order near p = q); the edge limits follow it
+    tilt = 0.0
 
     def __init__(self, params=None, **kwargs) -> None:
         super().__init__(params, **kwargs)
@@ -77,7 +80,7 @@ class FDivergence(Divergence, metaclass=abc.ABCMeta):
 
     # -- evaluation -------------------------------------------------------------------------
     def interior(self, logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:
-        """q f(p/q) elementwise for finite log-masses (entries where both p, q > 0).
+        """q f(p/q) - tilt (p - q) elementwise for finite log-masses (entries where both p, q > 0).
 
         The default exponentiates u = p/q, which overflows for extreme ratios; built-ins override it
         with a form computed from log-masses.
@@ -94,9 +97,9 @@ class FDivergence(Divergence, metaclass=abc.ABCMeta):
         t = torch.where(both, inner, torch.zeros_like(inner))
         only_q, only_p = pos_q & ~pos_p, pos_p & ~pos_q
         if bool(only_q.any()):
-            t = t + edge_term(logq.exp(), only_q, self.f_zero())
+            t = t + edge_term(logq.exp(), only_q, self.f_zero() + self.tilt)
         if bool(only_p.any()):
-            t = t + edge_term(logp.exp(), only_p, self.f_star_zero())
+            t = t + edge_term(logp.exp(), only_p, self.f_star_zero() - self.tilt)
         return t
 
     def forward(self, logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:
