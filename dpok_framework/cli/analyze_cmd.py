@@ -18,8 +18,9 @@ def _f(v) -> str:
               help="Reference model directory (default: the run's model.reference, else its model.path).")
 @click.option("--min-evals", type=click.IntRange(min=2), default=10, show_default=True,
               help="Skip weight matrices with fewer eigenvalues than this.")
-@click.option("--min-tail", type=click.IntRange(min=2), default=10, show_default=True,
-              help="Smallest power-law tail (eigenvalues >= x_min) considered by the KS search.")
+@click.option("--min-tail", type=click.IntRange(min=2), default=2, show_default=True,
+              help="Smallest power-law tail (eigenvalues >= x_min) considered by the KS search (2: "
+                   "WeightWatcher's rule).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="JSON output (default: RUN_DIR/eval/htsr.json for a run directory).")
 @click.option("--layers/--no-layers", default=False, help="Print the per-layer table.")
