@@ -28,8 +28,8 @@ def _f(v) -> str:
 def analyze_command(target, reference, min_evals, min_tail, out, layers, as_json) -> None:
     """Heavy-tailed self-regularisation analysis of TARGET (run or model directory).
 
-    Per weight matrix W: eigenvalues of W^T W / N, power-law tail exponent alpha (MLE, x_min by KS distance),
-    weighted alpha = alpha * log10(lambda_max); overall = means over layers. Lower weighted alpha usually
+    Per weight matrix W (WeightWatcher 0.7.7's definitions): eigenvalues of W^T W, power-law tail exponent alpha
+    (MLE, x_min by KS distance), weighted alpha = alpha * log10(lambda_max); overall = means over layers. Lower weighted alpha usually
     means better generalisation; alpha < 2 flags over-fit layers.
     """
     from ..evaluation.analyze import analyze

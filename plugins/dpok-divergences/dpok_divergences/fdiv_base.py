@@ -10,6 +10,8 @@ so D_f is finite on disjoint supports exactly when f(0) and f*(0) are, and then
 D_f <= f(0) + f*(0) (the bound is attained by disjoint supports); this bound becomes the instance's
 ``upper_bound`` automatically. The f-DPO link (Wang et al. 2023, arXiv 2309.16240) is
 psi(r) = f'(exp r).
+Exponential links follow their formula while the exponent is <= 30 and their tangent beyond
+(``_numerics.LINK_EXP_CAP``), so they stay finite in float32 for summed log-ratios of any size.
 
 A third-party f-divergence subclasses :class:`FDivergence`, sets ``name`` (and ``symmetric`` if
 f(u) = u f(1/u)), implements ``f`` and ``f_prime`` as elementwise torch functions, and registers
