@@ -30,6 +30,9 @@ class Divergence(Component, torch.nn.Module):
       hundreds of nats); first-party exponential links follow their formula while the exponent is <= 30
       and its tangent beyond (``dpok_framework.components.finiteness`` holds the reusable checks).
 
+    * ``tolerance``: absolute accuracy of the values (0: exact up to rounding).  An iterative solver
+      (e.g. Sinkhorn) declares its tolerance; identity, sign, symmetry and bound are checked within it.
+
     The axioms are class attributes; a divergence whose axioms depend on its params (e.g. a Renyi
     order of 1/2 is symmetric) may refine them per instance in ``__init__``. The generic property
     suite reads them from the instance.
@@ -41,6 +44,7 @@ class Divergence(Component, torch.nn.Module):
     is_f_divergence: ClassVar[bool] = False
     has_link: ClassVar[bool] = False
     link_scale: ClassVar[float] = 1.0
+    tolerance: ClassVar[float] = 0.0
 
     def __init__(self, params: Params | None = None, **kwargs) -> None:
         torch.nn.Module.__init__(self)

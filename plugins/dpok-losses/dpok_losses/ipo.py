@@ -33,6 +33,7 @@ class IPOLoss(PreferenceLoss):
     name = "ipo"
     summary = "(m/beta - 1/(2 beta))^2 (IPO)"
     Params = IPOParams
+    non_increasing = False  # squared loss around the target margin 1/2
 
     def forward(self, margin: torch.Tensor, beta: float) -> torch.Tensor:
         return (margin / beta - 1.0 / (2.0 * beta)) ** 2

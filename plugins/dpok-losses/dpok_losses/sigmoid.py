@@ -49,5 +49,13 @@ class SigmoidLoss(PreferenceLoss):
     summary = "-log sigmoid(m) with label smoothing (DPO / cDPO)"
     Params = SigmoidParams
 
+    def __init__(self, params: SigmoidParams | None = None, **kwargs) -> None:
+        super().__init__(params, **kwargs)
+        # cDPO smoothing (eps > 0) has its minimum at m = log((1 - eps) / eps): non-increasing only at eps = 0
+        self.non_increasing = self.params.label_smoothing == 0.0
+
+    def documented_values(self) -> list[tuple[float, float, float]]:
+        return [(0.0, 0.1, 0.6931471805599453)]  # L(0) = log 2 for every eps
+
     def forward(self, margin: torch.Tensor, beta: float) -> torch.Tensor:
         return smoothed_softplus(margin, self.params.label_smoothing)
