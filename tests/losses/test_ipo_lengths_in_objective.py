@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from dpok_framework.config import config_from_dict
-from dpok_framework.engine.logps import forward_logps
-from dpok_framework.engine.objective import ReferenceOutput, build_objective
+from dpok_framework.objective.logps import forward_logps
+from dpok_framework.objective.objective import ReferenceOutput, build_objective
 from engine.test_objective import make_batch  # tests/engine helpers: a hand-collated batch
 from engine.tiny import tiny_llama
 
