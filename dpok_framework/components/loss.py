@@ -39,3 +39,12 @@ class PreferenceLoss(Component, torch.nn.Module):
 
     def forward(self, margin: torch.Tensor, beta: float) -> torch.Tensor:
         raise NotImplementedError
+
+    def link_scores(self, link, r: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Scores the margin ``m = beta * (psi+ - psi-) + ...`` is built from; default ``link.link(r)``.
+
+        ``r`` ``[2B]`` summed log-ratios and ``lengths`` ``[2B]`` completion token counts, chosen rows
+        first; ``link`` is the ``divergence.link`` component. A loss defined on length-normalised
+        scores (TRL's IPO) overrides this; the objective always calls it.
+        """
+        return link.link(r)
