@@ -10,13 +10,11 @@ run directory says where its kernel, divergences, loss, embedder and privacy wra
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from .errors import DpokError
+from .rundir.files import write_json
 
 AUTO = "auto"
 
@@ -58,9 +56,5 @@ def write_component_record(run_dir: str | Path, config: Any, registry: Any, enab
         return None
     path = Path(run_dir) / "plugins.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".plugins-", suffix=".json", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(component_record(config, registry), f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
+    write_json(path, component_record(config, registry))  # atomic, strict, mode from the umask (mkstemp: 0600)
     return path
