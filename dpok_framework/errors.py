@@ -19,6 +19,15 @@ class DuplicateComponentError(PluginError):
     """Two plugins registered a component of the same kind under the same name."""
 
 
+class AdmissionError(PluginError):
+    """A component failed its runtime admission check (:mod:`dpok_framework.admission`): dpok refuses to use it.
+    ``prop`` names the violated property."""
+
+    def __init__(self, message: str, prop: str = "") -> None:
+        super().__init__(message)
+        self.prop = prop
+
+
 class UnknownComponentError(DpokError, KeyError):
     """A component name is not registered; the message lists the available ones."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import traceback
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import pluggy
 from pydantic import ValidationError
@@ -64,6 +64,8 @@ class Registry:
         self.disabled: list[str] = loaded.disabled
         self.strict = strict
         self._components: dict[str, dict[str, ComponentInfo]] = {k: {} for k in KINDS}
+        # (kind, name) registered by more than one plugin: unusable until one is removed, listed by `dpok plugins`
+        self.clashes: dict[tuple[str, str], list[ComponentInfo]] = {}
         for kind in KINDS.values():
             for impl in reversed(getattr(self.manager.hook, kind.hook).get_hookimpls()):
                 self._run_hook(kind.key, impl.plugin_name, impl.function)
@@ -100,16 +102,30 @@ class Registry:
         return ComponentInfo(kind, name, cls, plugin, dist, version)
 
     def _add(self, comp: ComponentInfo) -> None:
+        key = (comp.kind, comp.name)
         existing = self._components[comp.kind].get(comp.name)
-        if existing is not None and existing.cls is not comp.cls:
-            raise DuplicateComponentError(
-                f"two {comp.kind} components are named {comp.name!r}: one from {existing.where()}, one from "
-                f"{comp.where()}. Uninstall or disable one (DPOK_DISABLE_PLUGINS={comp.plugin}).")
-        self._components[comp.kind][comp.name] = comp
+        clash = self.clashes.get(key)
+        if clash is not None or (existing is not None and existing.cls is not comp.cls):
+            if clash is None:
+                clash = self.clashes[key] = [existing]
+                del self._components[comp.kind][comp.name]
+            if all(c.cls is not comp.cls for c in clash):
+                clash.append(comp)
+            if self.strict:
+                raise DuplicateComponentError(self.clash_message(comp.kind, comp.name))
+        else:
+            self._components[comp.kind][comp.name] = comp
         if comp.plugin in self.plugins:
             names = self.plugins[comp.plugin].components.setdefault(comp.kind, [])
             if comp.name not in names:
                 names.append(comp.name)
+
+    def clash_message(self, kind: str, name: str) -> str:
+        clash = self.clashes[(kind, name)]
+        where = ", ".join(c.where() for c in clash)
+        plugins = ",".join(c.plugin for c in clash[1:])
+        return (f"{len(clash)} {kind} components are named {name!r}: {where}. dpok will not guess which one you "
+                f"mean: uninstall or disable all but one (e.g. DPOK_DISABLE_PLUGINS={plugins}).")
 
     def register_plugin(self, plugin: Any, name: str | None = None) -> None:
         """Register an in-process plugin object (module or instance with hookimpls), e.g. from a notebook."""
@@ -128,11 +144,18 @@ class Registry:
         self._check_kind(kind)
         return sorted(self._components[kind])
 
+    def infos(self, kind: str) -> list[ComponentInfo]:
+        """The usable components of ``kind`` (clashing names excluded), by name."""
+        self._check_kind(kind)
+        return [c for _, c in sorted(self._components[kind].items())]
+
     def classes(self, kind: str) -> dict[str, type]:
         return {n: c.cls for n, c in sorted(self._components[kind].items())}
 
     def get(self, kind: str, name: str) -> ComponentInfo:
         self._check_kind(kind)
+        if (kind, name) in self.clashes:
+            raise DuplicateComponentError(self.clash_message(kind, name))
         try:
             return self._components[kind][name]
         except KeyError:
@@ -153,9 +176,18 @@ class Registry:
             lines = [f"{prefix}.params.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
             raise ComponentParamsError(f"invalid parameters for {kind} {name!r}:\n  " + "\n  ".join(lines)) from None
 
-    def build(self, kind: str, spec: Any, where: str | None = None) -> Any:
-        """Instantiate a component from ``"name"`` or ``{"name": ..., "params": {...}}``."""
+    def build(self, kind: str, spec: Any, where: str | None = None, admit: bool = True) -> Any:
+        """Instantiate a component from ``"name"`` or ``{"name": ..., "params": {...}}``.
+
+        ``admit``: first run the component's runtime admission check (:mod:`dpok_framework.admission`, cached
+        per class and params); a component violating a property it declares raises
+        :class:`~dpok_framework.admission.AdmissionError` and is not built."""
         info, params = self.validate(kind, spec, where)
+        if admit:
+            if _ADMISSION is None:
+                raise PluginError("runtime admission is not installed (import dpok_framework, whose __init__ "
+                                  "installs dpok_framework.admission.admit)")
+            _ADMISSION(info, params)
         return info.cls(params)
 
     def _check_kind(self, kind: str) -> None:
@@ -167,8 +199,21 @@ class Registry:
             "plugins": [p.to_json() for _, p in sorted(self.plugins.items())],
             "failures": [f.to_json() for f in self.failures],
             "disabled": sorted(self.disabled),
+            "clashes": [{"kind": k, "name": n, "components": [{"plugin": c.plugin, "distribution": c.distribution,
+                                                                "version": c.version} for c in v]}
+                        for (k, n), v in sorted(self.clashes.items())],
             "components": {k: [c.to_json() for _, c in sorted(v.items())] for k, v in self._components.items()},
         }
+
+
+_ADMISSION: Callable[[ComponentInfo, Any], Any] | None = None
+
+
+def set_admission(check: Callable[[ComponentInfo, Any], Any] | None) -> None:
+    """Install the runtime admission check ``Registry.build`` runs (``dpok_framework/__init__`` installs
+    :func:`dpok_framework.admission.admit`; the registry itself stays below the contract's layers)."""
+    global _ADMISSION
+    _ADMISSION = check
 
 
 _CACHE: dict[bool, Registry] = {}

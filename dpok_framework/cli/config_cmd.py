@@ -7,6 +7,7 @@ import json
 import click
 
 from ..config import RunConfig, dump_config, load_config, validate_components
+from ..kinds import KINDS
 from ..registry import load_registry
 
 
@@ -16,9 +17,25 @@ def config_group() -> None:
 
 
 @config_group.command("schema")
-def schema() -> None:
-    """Print the JSON Schema of a run configuration."""
-    click.echo(json.dumps(RunConfig.model_json_schema(), indent=2))
+@click.option("--no-components", is_flag=True, help="Only the run configuration, without installed components.")
+def schema(no_components: bool) -> None:
+    """Print the JSON Schema of a run configuration, with the params schema of every installed component under
+    ``x-dpok-components`` (kind -> name -> {plugin, distribution, version, params})."""
+    out = RunConfig.model_json_schema()
+    if not no_components:
+        out["x-dpok-components"] = component_schemas(load_registry())
+    click.echo(json.dumps(out, indent=2))
+
+
+def component_schemas(registry) -> dict[str, dict[str, dict]]:
+    """``{kind: {name: {summary, plugin, distribution, version, params: JSON Schema}}}`` of usable components."""
+    out: dict[str, dict[str, dict]] = {}
+    for kind in KINDS:
+        out[kind] = {}
+        for info in registry.infos(kind):
+            d = info.to_json()
+            out[kind][info.name] = {k: d[k] for k in ("summary", "plugin", "distribution", "version", "params")}
+    return out
 
 
 @config_group.command("validate")

@@ -42,6 +42,10 @@ class DpokGroup(click.Group):
         except DpokError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(2)
+        except EOFError as exc:  # click would print only "Aborted!" for it
+            click.echo(f"Error: unexpected end of input (EOFError: {exc or 'no details'}); is an input file "
+                       "truncated?", err=True)
+            sys.exit(2)
 
 
 @click.group(cls=DpokGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -57,13 +57,17 @@ def train_command(config_file: str | None, overrides: tuple[str, ...], resume: b
         config_file = str(Path(__file__).resolve().parent.parent / "defaults" / "default.yaml")
     overrides = tuple(overrides) + ((f"output.dir={output_dir}",) if output_dir else ())
     config = load_config(config_file, overrides)
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    # the console's level sits on its handler: the run's train.log (a handler of its own) still gets INFO
+    console = logging.StreamHandler()
+    console.setLevel(logging.WARNING if quiet else logging.INFO)
+    console.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"))
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, handlers=[console])
     for noisy in ("httpx", "urllib3", "filelock", "datasets", "accelerate"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # tied embeddings: accelerate warns on every checkpoint that it stored the shared tensor once (expected)
     logging.getLogger("accelerate.utils.other").setLevel(logging.ERROR)
-    result: TrainResult = Engine(config, resume=resume).train()
+    engine = Engine(config, resume=resume)
+    result: TrainResult = engine.train()
     from accelerate.state import PartialState
 
     if not PartialState().is_main_process:
@@ -71,6 +75,9 @@ def train_command(config_file: str | None, overrides: tuple[str, ...], resume: b
     card = (result.run_dir / "model" / "README.md").is_file()
     s = result.summary
     click.echo("")
+    if engine.finished is not None:
+        click.echo(f"Nothing to do: the run in {result.run_dir} already finished (raise training.max_steps to "
+                   "train further); its results:")
     click.echo(f"Trained {s.get('global_step')} steps in {s.get('train_time_s')} s "
                f"(stopped by {result.stopped_by}; {s.get('skipped_steps', 0)} non-finite steps skipped).")
     click.echo(format_summary(s))

@@ -8,9 +8,10 @@ from pydantic import BaseModel, ConfigDict
 
 
 class Params(BaseModel):
-    """Base for component parameter models: unknown fields are errors, values are validated."""
+    """Base for component parameter models: unknown fields are errors, values are validated, numbers are
+    finite (a component that needs inf/nan as a value sets ``allow_inf_nan=True`` on its own model)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, allow_inf_nan=False)
 
 
 class Component:

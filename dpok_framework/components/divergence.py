@@ -26,6 +26,12 @@ class Divergence(Component, torch.nn.Module):
       link ``psi(r) = f'(exp(r))`` (Wang et al. 2023); others may only be used as a penalty.
     * ``link_scale``: for f-divergences with a link, ``link(r) = link_scale * f'(exp r) + const``
       (a positive scale only rescales beta; ``js`` uses f-DPO's link, which is 2 f' of JS).
+      Links must be finite in value and gradient for any finite float32 ``r`` (summed log-ratios reach
+      hundreds of nats); first-party exponential links follow their formula while the exponent is <= 30
+      and its tangent beyond (``dpok_framework.components.finiteness`` holds the reusable checks).
+
+    * ``tolerance``: absolute accuracy of the values (0: exact up to rounding).  An iterative solver
+      (e.g. Sinkhorn) declares its tolerance; identity, sign, symmetry and bound are checked within it.
 
     The axioms are class attributes; a divergence whose axioms depend on its params (e.g. a Renyi
     order of 1/2 is symmetric) may refine them per instance in ``__init__``. The generic property
@@ -38,6 +44,7 @@ class Divergence(Component, torch.nn.Module):
     is_f_divergence: ClassVar[bool] = False
     has_link: ClassVar[bool] = False
     link_scale: ClassVar[float] = 1.0
+    tolerance: ClassVar[float] = 0.0
 
     def __init__(self, params: Params | None = None, **kwargs) -> None:
         torch.nn.Module.__init__(self)

@@ -104,6 +104,20 @@ class PrivacyWrapper(Component):
         """(epsilon, delta) spent so far."""
         raise NotImplementedError
 
+    # -- the mechanism, exposed so the contract can test the noise calibration (optional) -------------
+    def statistic(self, embeddings: Any) -> Any:
+        """The exact (noise-free, NOT private) statistic a release adds noise to (``CovarianceRelease.statistic``
+        is its noisy version)."""
+        raise NotImplementedError
+
+    def sensitivity(self, rows_per_record: int = 1) -> float:
+        """L2 add/remove-one sensitivity of :meth:`statistic` when one record owns ``rows_per_record`` rows."""
+        raise NotImplementedError
+
+    def noise_std(self, rows_per_record: int = 1) -> float:
+        """Standard deviation of the Gaussian noise on each diagonal entry of the released statistic."""
+        raise NotImplementedError
+
     def to_json(self) -> dict[str, Any]:
         """JSON-able account of the mechanism, every release and the spent budget (``privacy.json``)."""
         eps, delta = self.spent()

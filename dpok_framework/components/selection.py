@@ -45,6 +45,9 @@ class SelectionMetric(Component):
     * ``higher_is_better``: its direction.
     * ``label``: short column header for tables (defaults to ``name``).
     * ``favours``: a short phrase for reports (e.g. "kernels that separate chosen from rejected").
+    * ``reports_se``: every value carries its standard error in ``details["se"]`` (the ranking then ties
+      values within two combined standard errors).  Whenever ``details["se"]`` is present it must be finite
+      and >= 0.
 
     Metrics must be invariant to a positive rescaling of the candidate (gamma and alpha absorb the
     scale of the kernel log-ratio and of the divergence), and to the order of the pairs.
@@ -55,6 +58,7 @@ class SelectionMetric(Component):
     higher_is_better: ClassVar[bool] = True
     label: ClassVar[str] = ""
     favours: ClassVar[str] = ""
+    reports_se: ClassVar[bool] = False
 
     def __init__(self, params: Params | None = None, **kwargs) -> None:
         self._init_params(params, kwargs)
@@ -80,5 +84,5 @@ class SelectionMetric(Component):
     def describe(cls) -> dict[str, Any]:
         out = super().describe()
         out.update(target=cls.target, higher_is_better=cls.higher_is_better, favours=cls.favours,
-                   label=cls.column())
+                   label=cls.column(), reports_se=cls.reports_se)
         return out

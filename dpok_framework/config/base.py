@@ -1,4 +1,4 @@
-"""Shared pydantic base for config sections: unknown fields are errors."""
+"""Shared pydantic base for config sections: unknown fields are errors, numbers must be finite."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # allow_inf_nan=False: `lr: .inf` or `beta: .nan` is a validation error naming the field, in every
+    # section and in dict-valued fields (e.g. selection.weights), never a run that writes inf weights
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class ComponentSpec(Section):

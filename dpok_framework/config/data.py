@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from ..errors import ConfigError
 from .base import Section
 
 PairColumn = Literal["prompt", "chosen", "rejected"]
@@ -31,7 +32,7 @@ class DataConfig(Section):
     max_prompt_length: int | None = Field(256, gt=0)
     truncation_mode: Literal["keep_end", "keep_start"] = "keep_end"
     on_invalid: Literal["error", "skip"] = "error"
-    seed: int = 0
+    seed: int = Field(0, ge=0)
 
     @model_validator(mode="after")
     def _lengths(self) -> "DataConfig":
@@ -51,3 +52,27 @@ class DataConfig(Section):
             raise ValueError(f"columns: {', '.join(map(repr, repeated))} is mapped onto more than one of "
                              "prompt/chosen/rejected")
         return self
+
+
+#: Attributes under which Hugging Face model configs store the longest sequence their position
+#: embeddings cover (Llama/Qwen/Mistral/SmolLM: max_position_embeddings; GPT-2: n_positions).
+POSITION_LIMIT_ATTRS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
+
+
+def position_limit(model_config: Any) -> int | None:
+    """The model's position limit read from its ``config`` (None when it declares none)."""
+    for attr in POSITION_LIMIT_ATTRS:
+        value = getattr(model_config, attr, None)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
+
+
+def check_position_limit(data: DataConfig, model_config: Any, model_path: str = "") -> None:
+    """ConfigError when ``data.max_length`` exceeds the model's position limit (checked at engine set-up,
+    once the model is loaded: a longer batch would index past the position embeddings)."""
+    limit = position_limit(model_config)
+    if limit is not None and data.max_length > limit:
+        name = f" {model_path!r}" if model_path else ""
+        raise ConfigError(f"data.max_length ({data.max_length}) exceeds the model{name}'s position limit ({limit} "
+                          f"tokens): set data.max_length <= {limit}")

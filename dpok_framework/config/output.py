@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from .base import Section
 
@@ -11,3 +11,11 @@ class OutputConfig(Section):
     dir: str = Field("runs/default", description="Run directory (model, tokenizer, config, metrics, checkpoints).")
     overwrite: bool = Field(False, description="Allow writing into a non-empty run directory without --resume.")
     save_model: bool = True
+
+    @field_validator("dir")
+    @classmethod
+    def _names_a_directory(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must name a run directory (an empty path would be the working directory), "
+                             "e.g. runs/my-run")
+        return v

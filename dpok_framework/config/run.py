@@ -42,6 +42,9 @@ class RunConfig(Section):
                              "or set kernel.gamma: 0")
         if k.entropy_weight > 0 and k.name is None:
             raise ValueError("kernel.entropy_weight > 0 needs a kernel with a regulariser (e.g. a mixture)")
+        if k.name is not None and k.gamma == 0:
+            raise ValueError(f"kernel.name is {k.name!r} but kernel.gamma is 0, so the kernel term would have no "
+                             "effect (plain DPO under a kernel's name): set kernel.gamma > 0 or kernel.name: null")
         if d.alpha > 0 and d.penalty is None:
             raise ValueError("divergence.alpha > 0 needs divergence.penalty (e.g. `js`), or set divergence.alpha: 0")
         if d.penalty is not None and d.alpha == 0:

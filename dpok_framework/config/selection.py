@@ -33,7 +33,7 @@ class SelectionConfig(Section):
                                                           "next-token distributions are compared (divergences).")
     max_positions: int = Field(512, gt=3, description="Cap on the number of distribution pairs (divergences).")
     batch_size: int = Field(8, gt=0, description="Pairs per forward pass while collecting evidence.")
-    seed: int = 0
+    seed: int = Field(0, ge=0)
 
     @field_validator("weights")
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from .base import Section
 
@@ -21,7 +21,7 @@ class TrainingConfig(Section):
     warmup_steps: int = Field(0, ge=0)
     lr_scheduler: Literal["constant", "linear", "cosine"] = "linear"
     max_grad_norm: float | None = Field(1.0, gt=0.0)
-    seed: int = 0
+    seed: int = Field(0, ge=0, description="Seed of every RNG (torch, numpy, data order); >= 0.")
     mixed_precision: Literal["no", "bf16", "fp16"] = "no"
     gradient_checkpointing: bool = False
     precompute_ref_log_probs: bool = False
@@ -34,4 +34,12 @@ class TrainingConfig(Section):
     save_steps: int | None = Field(None, gt=0)
     save_total_limit: int | None = Field(2, gt=0)
     max_consecutive_nonfinite: int = Field(5, gt=0)
-    report_to: list[str] = Field(default_factory=list, description="Accelerate trackers, e.g. [tensorboard].")
+    report_to: list[str] = Field(default_factory=list, description="Accelerate trackers, e.g. [tensorboard]; "
+                                                                  "the tracker's package must be installed.")
+
+    @field_validator("report_to")
+    @classmethod
+    def _known_trackers(cls, v: list[str]) -> list[str]:
+        from .trackers import check_tracker_names
+
+        return check_tracker_names(v)

@@ -28,16 +28,28 @@ def require_chat_template(tokenizer: Any, source: str) -> None:
                         "the data to the standard prompt/chosen/rejected string format")
 
 
+def _apply(tokenizer: Any, messages: list[Message], field: str, **kwargs: Any) -> str:
+    """``apply_chat_template`` whose failure on this row (a template that raises, e.g. "Conversation roles
+    must alternate user/assistant/...", as Llama-2, Mistral and Gemma templates do) is a RowError naming
+    ``field`` (so ``on_invalid: skip`` can drop the row)."""
+    try:
+        return tokenizer.apply_chat_template(messages, tokenize=False, **kwargs)
+    except Exception as exc:  # jinja2's TemplateError, or whatever a template's raise_exception raises
+        roles = "/".join(m["role"] for m in messages)
+        raise RowError(field, f"cannot be rendered by the tokenizer's chat template (roles {roles}): "
+                              f"{type(exc).__name__}: {exc}") from None
+
+
 def render_prompt(tokenizer: Any, prompt: list[Message]) -> str:
     continuation = prompt[-1]["role"] == "assistant"
-    return tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=not continuation,
-                                         continue_final_message=continuation)
+    return _apply(tokenizer, prompt, "prompt", add_generation_prompt=not continuation,
+                  continue_final_message=continuation)
 
 
 def render_completion(tokenizer: Any, prompt: list[Message], prompt_text: str, completion: list[Message],
                       field: str) -> str:
     """The text the template appends to ``prompt_text`` for ``completion``; RowError if not a prefix."""
-    full = tokenizer.apply_chat_template(prompt + completion, tokenize=False)
+    full = _apply(tokenizer, prompt + completion, field)
     if not full.startswith(prompt_text):
         raise RowError(field, "cannot be split off the prompt: the chat template does not render the prompt "
                               "(with generation prompt) as a prefix of prompt+completion")

@@ -21,8 +21,9 @@ from typing import Any, Callable, Mapping
 from ..errors import DataError
 from .chat import render_pair, require_chat_template
 from .implicit import split_messages, split_transcripts
-from .validation import (Message, RowError, check_messages, check_pair_text, require_content, require_field,
-                         require_messages, require_str)
+from .io import UnreadableRecord
+from .validation import (Message, RowError, check_messages, check_pair_text, check_unicode, require_content,
+                         require_field, require_messages, require_str)
 
 FORMATS = ("standard", "conversational", "implicit", "llamafactory")
 NEEDS_TOKENIZER = {"conversational", "llamafactory"}
@@ -32,6 +33,9 @@ Converter = Callable[[Mapping[str, Any], Any], tuple[str, str, str]]
 
 def detect_format(record: Any, source: str) -> str:
     """The format of a file from its first record's columns (and the type of ``prompt``/``chosen``)."""
+    if isinstance(record, UnreadableRecord):
+        raise DataError(f"{source}: no readable record to detect the data format from; the first one: "
+                        f"{record.error}")
     if not isinstance(record, Mapping):
         raise DataError(f"{source} row 0: expected a JSON object per record, got {type(record).__name__}")
     keys = set(record)
@@ -140,8 +144,11 @@ CONVERTERS: dict[str, Converter] = {"standard": _standard, "conversational": _co
 
 def convert_record(record: Any, fmt: str, tokenizer: Any = None) -> tuple[str, str, str]:
     """One record -> checked ``(prompt, chosen, rejected)`` strings; RowError names the bad field."""
+    if isinstance(record, UnreadableRecord):
+        raise record.error
     if not isinstance(record, Mapping):
         raise RowError("<record>", f"must be a JSON object, got {type(record).__name__}")
+    check_unicode(record)
     prompt, chosen, rejected = CONVERTERS[fmt](record, tokenizer)
     check_pair_text(prompt, chosen, rejected)
     return prompt, chosen, rejected

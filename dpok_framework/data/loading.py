@@ -18,6 +18,7 @@ from ..errors import ConfigError, DataError
 from .bundled import bundled_dataset_path
 from .columns import check_columns_present, describe_row_error, rename_columns
 from .formats import check_format_prerequisites, convert_record, detect_format
+from .io import UnreadableRecord
 from .sources import open_source
 from .validation import RowError
 
@@ -49,14 +50,19 @@ def _features() -> datasets.Features:
 
 
 def _peek(it: Iterator[tuple[int, Any]]) -> tuple[tuple[int, Any] | None, Iterator[tuple[int, Any]]]:
-    first = next(it, None)
-    if first is None:
+    """The first readable record (format detection) and an iterator over all of them, unreadable ones too."""
+    held: list[tuple[int, Any]] = []
+    for item in it:
+        held.append(item)
+        if not isinstance(item[1], UnreadableRecord):
+            break
+    if not held:
         return None, it
 
     def chain() -> Iterator[tuple[int, Any]]:
-        yield first
+        yield from held
         yield from it
-    return first, chain()
+    return held[-1], chain()
 
 
 def load_pairs_from(source: Any, format: str = "auto", on_invalid: str = "error", tokenizer: Any = None,

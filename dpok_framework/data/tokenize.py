@@ -13,6 +13,9 @@ For each row (``P`` = prompt ids, ``C`` = completion ids, ``L`` = ``max_length``
    (the question nearest the answer), ``keep_start`` the first; a leading BOS always stays.
 5. ``C`` is truncated (keeping its start) to ``L - len(P)`` tokens, so ``len(P) + len(C) <= L`` and every
    completion keeps at least one token.
+6. Pairs whose chosen and rejected ids are identical after truncation (a long shared start cut at ``L``)
+   are kept but named in one :class:`TruncationWarning` (they carry zero gradient);
+   :func:`identical_pairs` lists them (the engine counts them in ``summary.json``).
 """
 
 from __future__ import annotations
@@ -34,6 +37,28 @@ MAX_NAMED_ROWS = 5
 
 class TokenizationWarning(UserWarning):
     """Prompt tokens were not a prefix of the prompt+completion tokens for some rows."""
+
+
+class TruncationWarning(UserWarning):
+    """Some pairs' chosen and rejected token ids became identical after truncation (zero gradient)."""
+
+
+def identical_pairs(ds: datasets.Dataset) -> list[int]:
+    """``row`` of every tokenised pair whose chosen and rejected ids are identical (after truncation)."""
+    rows = ds["row"] if "row" in ds.column_names else list(range(len(ds)))
+    return [r for r, c, j in zip(rows, ds["chosen_input_ids"], ds["rejected_input_ids"]) if list(c) == list(j)]
+
+
+def _warn_identical(same: list[int], n: int, max_length: int) -> None:
+    """One TruncationWarning (and log line) naming the rows whose completions truncation made identical."""
+    if not same:
+        return
+    named = ", ".join(str(r) for r in same[:MAX_NAMED_ROWS]) + (", ..." if len(same) > MAX_NAMED_ROWS else "")
+    msg = (f"{len(same)} of {n} pair(s) (rows {named}): chosen and rejected are identical after truncation to "
+           f"data.max_length={max_length} (they differ only beyond it), so they train at zero gradient; "
+           "raise data.max_length or lower data.max_prompt_length")
+    warnings.warn(msg, TruncationWarning, stacklevel=3)
+    logger.warning(msg)
 
 
 def adds_bos(tokenizer: Any) -> bool:
@@ -142,6 +167,7 @@ def tokenize_pairs(ds: datasets.Dataset, tokenizer: Any, data_config: Any = None
         warnings.warn(f"{len(bad_rows)} of {len(ds)} row(s) (rows {named}): the prompt's tokens are not a prefix "
                       "of the prompt+completion tokens (the tokenizer merges tokens across the boundary); "
                       "used the separately tokenised completion for them", TokenizationWarning, stacklevel=2)
+    _warn_identical([rows[i] for i in range(len(ds)) if out_c[i] == out_r[i]], len(ds), max_length)
     if n_prompt_cut or n_completion_cut:
         logger.info("tokenize_pairs: truncated %d prompt(s) to %d tokens (%s) and %d completion(s) to fit "
                     "max_length=%d", n_prompt_cut, prompt_limit, mode, n_completion_cut, max_length)

@@ -21,6 +21,16 @@ class RowError(ValueError):
         self.problem = problem
 
 
+class LineError(RowError):
+    """A row whose line of the file could not be parsed at all (no field to name: the line is named)."""
+
+    def __init__(self, line: int, problem: str) -> None:
+        ValueError.__init__(self, f"line {line}: {problem}")
+        self.field = f"<line {line}>"
+        self.problem = problem
+        self.line = line
+
+
 def _type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
@@ -87,3 +97,41 @@ def check_pair_text(prompt: str, chosen: str, rejected: str) -> None:
     if chosen == rejected:
         raise RowError("rejected", "is identical to 'chosen' (a preference pair needs two different "
                                    "completions)")
+
+
+def _bad_unicode(text: str) -> str | None:
+    """Why ``text`` cannot be stored as UTF-8 (Arrow refuses it), or None.  Bytes that were not UTF-8 in
+    the file arrive as U+DC80..U+DCFF (``surrogateescape``); any other lone surrogate came from a JSON
+    escape such as ``"\\ud800"``."""
+    for i, ch in enumerate(text):
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:
+            return f"holds bytes that are not valid UTF-8 (byte 0x{code - 0xDC00:02x} at character {i})"
+        if 0xD800 <= code <= 0xDFFF:
+            return f"holds a lone surrogate \\u{code:04x} at character {i} (not valid Unicode)"
+    return None
+
+
+def check_unicode(record: Mapping[str, Any]) -> None:
+    """RowError naming the top-level field whose key or text (at any depth) is not valid Unicode."""
+    def walk(value: Any) -> str | None:
+        if isinstance(value, str):
+            return _bad_unicode(value)
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                why = (walk(k) if isinstance(k, str) else None) or walk(v)
+                if why:
+                    return why
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                why = walk(v)
+                if why:
+                    return why
+        return None
+
+    for key, value in record.items():
+        why = walk(value)
+        if why is None and isinstance(key, str) and _bad_unicode(key):
+            why = "has a name that " + _bad_unicode(key)
+        if why:
+            raise RowError(key if isinstance(key, str) else repr(key), why)

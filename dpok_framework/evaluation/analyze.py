@@ -35,7 +35,7 @@ def resolve_models(target: str | Path, reference: str | Path | None = None) -> t
                       "directory (config.json)")
 
 
-def analyze(target: str | Path, reference: str | Path | None = None, min_evals: int = 10, min_tail: int = 10,
+def analyze(target: str | Path, reference: str | Path | None = None, min_evals: int = 10, min_tail: int = 2,
             out: str | Path | None = None, write: bool = True) -> dict[str, Any]:
     """HT-SR comparison JSON (see :func:`.htsr.compare`); written to ``out`` (default ``RUN/eval/htsr.json``)."""
     from ..models import load_causal_lm

@@ -1,17 +1,21 @@
 """Heavy-Tailed Self-Regularisation (HT-SR): power-law exponents of layer weight spectra.
 
-Martin & Mahoney (2021, JMLR 22(165); Nature Communications 12:4122). For a weight matrix W of shape
-[N, M] with N >= M (transposed otherwise) the empirical spectral density (ESD) is the set of eigenvalues of
+Martin & Mahoney (2021, JMLR 22(165); Nature Communications 12:4122), with WeightWatcher 0.7.7's
+definitions. For a weight matrix W of shape [N, M] with N >= M (transposed otherwise) the empirical spectral
+density (ESD) is the set of eigenvalues of
 
-    X = W^T W / N,        lambda_i = s_i(W)^2 / N     (s_i: singular values)
+    X = W^T W,        lambda_i = s_i(W)^2     (s_i: singular values; no division by N, as WeightWatcher)
 
 A power law rho(lambda) ~ lambda^-alpha is fitted to the ESD tail (MLE, x_min by KS distance; see
-:mod:`.powerlaw`). Per layer the *weighted alpha* is
+:mod:`.powerlaw`) over the eigenvalues above 1e-5, every one but the largest a candidate x_min
+(``min_tail`` = 2) and the KS distance taken against the lower step of the empirical CDF: WeightWatcher's
+``WWFit`` rule for layers with at least 20 eigenvalues (it switches to a small-N variant below that; we do
+not). Per layer the *weighted alpha* is
 
     alpha_hat = alpha * log10(lambda_max)
 
 and the model-level numbers are the means of alpha and alpha_hat over the analysed layers (WeightWatcher's
-``alpha_weighted``). Reading (Martin & Mahoney): alpha in [2, 6] is typical of well-trained layers, alpha < 2
+``alpha_weighted``; dividing the ESD by N would subtract alpha * log10(N) from it). Reading (Martin & Mahoney): alpha in [2, 6] is typical of well-trained layers, alpha < 2
 suggests over-fitting / memorisation, alpha > 6 under-training; a lower model-level alpha_hat correlates with
 better test accuracy across models of one architecture.
 
@@ -76,26 +80,32 @@ class HTSRSummary:
                 "skipped": [{"name": n, "reason": r} for n, r in self.skipped]}
 
 
-def esd(weight: torch.Tensor) -> np.ndarray:
-    """Eigenvalues of W^T W / N (N = the larger dimension), ascending, float64, length min(N, M).
+EVALS_THRESH = 1e-5  # eigenvalues at or below it are left out of the fit (WeightWatcher's EVALS_THRESH)
 
-    Computed as ``eigvalsh`` of the min(N, M)-square Gram matrix in float64: the same values as s_i(W)^2 / N to
+
+def esd(weight: torch.Tensor) -> np.ndarray:
+    """Eigenvalues of W^T W, ascending, float64, length min(N, M) (WeightWatcher's ESD: no 1/N).
+
+    Computed as ``eigvalsh`` of the min(N, M)-square Gram matrix in float64: the same values as s_i(W)^2 to
     ~1e-15 relative to lambda_max, and an order of magnitude faster than an SVD on CPU. Rounding can leave
     the smallest eigenvalues slightly negative; they are clamped to 0 (the tail fit ignores values <= 0).
     """
     if weight.ndim != 2:
         raise ValueError(f"esd expects a 2-D weight matrix, got shape {tuple(weight.shape)}")
     w = weight.detach().to(device="cpu", dtype=torch.float64)  # [N, M]
-    n = max(w.shape)
     gram = w.T @ w if w.shape[0] >= w.shape[1] else w @ w.T  # [min, min]
     ev = np.linalg.eigvalsh(gram.numpy())  # ascending; LAPACK syevd (faster than torch's on CPU here)
-    return np.clip(ev, 0.0, None) / n
+    return np.clip(ev, 0.0, None)
 
 
-def layer_alpha(name: str, weight: torch.Tensor, min_tail: int = 10) -> LayerAlpha:
-    """Fit the ESD tail of one weight matrix and weight the exponent by log10 of its top eigenvalue."""
+def layer_alpha(name: str, weight: torch.Tensor, min_tail: int = 2) -> LayerAlpha:
+    """Fit the ESD tail of one weight matrix and weight the exponent by log10 of its top eigenvalue.
+
+    ``min_tail`` = 2 is WeightWatcher's candidate set; a larger value keeps x_min below the top
+    ``min_tail`` eigenvalues (more conservative, no longer WeightWatcher's number).
+    """
     evals = esd(weight)
-    fit = fit_power_law(evals, min_tail=min_tail)
+    fit = fit_power_law(evals[evals > EVALS_THRESH], min_tail=min_tail, ks="lower")
     lmax = float(evals[-1])
     return LayerAlpha(name=name, shape=(int(weight.shape[0]), int(weight.shape[1])), num_evals=int(evals.size),
                       lambda_max=lmax, alpha=fit.alpha, alpha_weighted=fit.alpha * math.log10(lmax),
@@ -116,7 +126,7 @@ def weight_matrices(model: torch.nn.Module) -> Iterator[tuple[str, torch.Tensor]
         yield name or "<root>", w
 
 
-def analyze_matrices(matrices: Iterable[tuple[str, torch.Tensor]], min_evals: int = 10, min_tail: int = 10
+def analyze_matrices(matrices: Iterable[tuple[str, torch.Tensor]], min_evals: int = 10, min_tail: int = 2
                      ) -> HTSRSummary:
     """Weighted alpha of each (name, W); matrices with < ``min_evals`` eigenvalues are skipped (and listed)."""
     if min_evals < 2:
@@ -138,7 +148,7 @@ def analyze_matrices(matrices: Iterable[tuple[str, torch.Tensor]], min_evals: in
     return out
 
 
-def analyze_model(model: torch.nn.Module, min_evals: int = 10, min_tail: int = 10) -> HTSRSummary:
+def analyze_model(model: torch.nn.Module, min_evals: int = 10, min_tail: int = 2) -> HTSRSummary:
     """HT-SR summary of every 2-D weight of ``model`` (see module docstring)."""
     return analyze_matrices(weight_matrices(model), min_evals=min_evals, min_tail=min_tail)
 

@@ -9,12 +9,17 @@ For samples x_1..x_n >= x_min from the density p(x) = (alpha - 1) / x_min * (x /
 
 with S the empirical CDF of the tail and P(x) = 1 - (x / x_min)^(1 - alpha_hat). x_min is the candidate
 (every distinct sample value that leaves at least ``min_tail`` points) with the smallest D.
+
+``ks="two_sided"`` (default) compares P with both steps of S at each sample (the KS statistic
+``scipy.stats.kstest`` reports); ``ks="lower"`` only with the step below, D = max_i |P(x_i) - i/n|, which is
+WeightWatcher 0.7.7's statistic (``WW_powerlaw.WWFit``), used by HT-SR so its alpha is WeightWatcher's.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -44,13 +49,17 @@ def power_law_mle(x: np.ndarray, xmin: float) -> float:
     return float(1.0 + tail.size / s)
 
 
-def fit_power_law(x: np.ndarray, min_tail: int = 10, xmax: float | None = None, chunk: int = 512) -> PowerLawFit:
+def fit_power_law(x: np.ndarray, min_tail: int = 10, xmax: float | None = None, chunk: int = 512,
+                  ks: Literal["two_sided", "lower"] = "two_sided") -> PowerLawFit:
     """Fit p(x) ~ x^-alpha to the upper tail of ``x`` (1-D, positive values; others are dropped).
 
     Every distinct value leaving >= ``min_tail`` samples (all of them if fewer exist) is tried as x_min;
-    the one with the smallest KS distance wins. ``xmax`` drops samples above it (default: keep all).
+    the one with the smallest KS distance (``ks``: see the module docstring) wins. ``xmax`` drops samples
+    above it (default: keep all).
     Vectorised over candidates in chunks of ``chunk`` rows, O(n^2) work, O(chunk * n) memory.
     """
+    if ks not in ("two_sided", "lower"):
+        raise ValueError(f"ks must be 'two_sided' or 'lower', got {ks!r}")
     x = np.asarray(x, dtype=np.float64).ravel()
     x = x[np.isfinite(x) & (x > 0)]
     if xmax is not None:
@@ -73,7 +82,7 @@ def fit_power_law(x: np.ndarray, min_tail: int = 10, xmax: float | None = None, 
     valid = s > 0
     alpha = np.where(valid, 1.0 + n_tail / np.where(valid, s, 1.0), np.nan)  # [C]
 
-    ks = np.full(cand.size, np.inf)
+    dist = np.full(cand.size, np.inf)  # KS distance per candidate
     idx = np.arange(n)
     for lo in range(0, cand.size, chunk):
         c = cand[lo:lo + chunk]                                     # [c]
@@ -87,15 +96,15 @@ def fit_power_law(x: np.ndarray, min_tail: int = 10, xmax: float | None = None, 
         # empirical CDF just below and at x_j (ties: use the upper step, as for distinct data)
         lo_step = k / nt[:, None]
         hi_step = (k + 1) / nt[:, None]
-        d = np.maximum(np.abs(cdf - lo_step), np.abs(hi_step - cdf))
+        d = np.abs(cdf - lo_step) if ks == "lower" else np.maximum(np.abs(cdf - lo_step), np.abs(hi_step - cdf))
         d = np.where(in_tail, d, 0.0).max(axis=1)                   # [c]
-        ks[lo:lo + chunk] = np.where(np.isfinite(a), d, np.inf)
-    if not np.isfinite(ks).any():
+        dist[lo:lo + chunk] = np.where(np.isfinite(a), d, np.inf)
+    if not np.isfinite(dist).any():
         raise ValueError("power-law fit failed: every candidate x_min leaves a tail with no spread")
-    best = int(np.argmin(ks))
+    best = int(np.argmin(dist))
     a_best = float(alpha[best])
     nt_best = int(n_tail[best])
-    return PowerLawFit(alpha=a_best, xmin=float(x[cand[best]]), ks=float(ks[best]), n_tail=nt_best, n=n,
+    return PowerLawFit(alpha=a_best, xmin=float(x[cand[best]]), ks=float(dist[best]), n_tail=nt_best, n=n,
                        sigma=(a_best - 1.0) / math.sqrt(nt_best))
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
+from ..rundir.files import write_json as strict_write
 
 EVAL_DIR = "eval"
 EVAL_JSON = "eval.json"
@@ -109,7 +110,8 @@ def read_json(path: str | Path) -> Any | None:
 
 
 def write_json(path: str | Path, data: Any) -> Path:
+    """Strict JSON (NaN / inf written as null), written atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2, sort_keys=False, allow_nan=True) + "\n", encoding="utf-8")
+    strict_write(path, data)
     return path

@@ -9,13 +9,13 @@ with a text embedder from the cached text embeddings. If the kernel consumes a c
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import torch
 
 from ..config.privacy import build_privacy_wrapper
+from ..rundir.files import write_json
 
 
 def policy_hidden_embeddings(model, embedder, batches: Iterable[dict], n_pairs: int, device,
@@ -70,7 +70,7 @@ def release_private_covariance(kernel, embeddings: torch.Tensor, privacy_cfg, re
     kernel.set_covariance(torch.as_tensor(release.cov, dtype=torch.float32), mean)
     record = wrapper.to_json()
     if out_dir is not None:
-        (Path(out_dir) / "privacy.json").write_text(json.dumps(record, indent=2))
+        write_json(Path(out_dir) / "privacy.json", record)
     return record
 
 

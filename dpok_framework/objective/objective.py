@@ -98,7 +98,7 @@ class DpoKernelsObjective(torch.nn.Module):
         ref_logps = ref.logps.to(out.logps.dtype)
         r = out.logps - ref_logps  # [2B] log pi - log pi_ref
         r_pos, r_neg = r[:B], r[B:]  # [B], [B]
-        psi = self.link.link(r)  # [2B]
+        psi = self.loss_fn.link_scores(self.link, r, out.lengths)  # [2B] psi(r) (TRL IPO: per token)
         margin = self.beta * (psi[:B] - psi[B:])  # [B]
         metrics: dict[str, torch.Tensor] = {}
         if self.gamma > 0:

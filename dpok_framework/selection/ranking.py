@@ -78,16 +78,18 @@ class CandidateRow:
     score: float | None = None
     rank: int | None = None
     ruled_out: str | None = None
+    excluded: str | None = None  # refused by runtime admission (the component breaks what it declares)
+    tied_with: list[str] = field(default_factory=list)
     seconds: float = 0.0
     fit_seconds: float = 0.0
 
     @property
     def eligible(self) -> bool:
-        return self.ruled_out is None
+        return self.ruled_out is None and self.excluded is None
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "spec": self.spec, "rank": self.rank, "score": _num(self.score),
-                "ruled_out": self.ruled_out,
+                "ruled_out": self.ruled_out, "excluded": self.excluded, "tied_with": list(self.tied_with),
                 "metrics": {m: {"value": _num(v.value), "utility": _num(self.utilities.get(m)),
                                 **({"veto": v.veto} if v.veto else {}),
                                 **({"details": {k: _num(x) for k, x in v.details.items()}} if v.details else {}),
@@ -123,6 +125,17 @@ def score_rows(rows: list[CandidateRow], metrics: dict[str, bool], weights: dict
     for r in eligible:
         total = sum(weights.get(m, 1.0) for m in r.utilities)
         r.score = (sum(weights.get(m, 1.0) * u for m, u in r.utilities.items()) / total) if total > 0 else 0.0
-    rows.sort(key=lambda r: (not r.eligible, -(r.score or 0.0), r.name))
+    rows.sort(key=lambda r: (not r.eligible, -_tie_key(r.score), r.name))
+    # equal scores share a rank and name each other: the order within a tie is by name only, not evidence
     for i, r in enumerate(rows):
-        r.rank = i + 1 if r.eligible else None
+        if not r.eligible:
+            r.rank = None
+            continue
+        same = [o for o in rows if o.eligible and o is not r and _tie_key(o.score) == _tie_key(r.score)]
+        r.tied_with = [o.name for o in same]
+        r.rank = 1 + sum(1 for o in rows if o.eligible and _tie_key(o.score) > _tie_key(r.score))
+
+
+def _tie_key(score: float | None) -> float:
+    """Scores are means of rank utilities: equal up to rounding means tied."""
+    return round(score or 0.0, 12)

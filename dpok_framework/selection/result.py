@@ -33,6 +33,7 @@ class KindTable:
     rows: list[CandidateRow]
     data_statistics: dict[str, dict[str, float]] = field(default_factory=dict)
     evidence: dict[str, Any] = field(default_factory=dict)
+    excluded_metrics: dict[str, str] = field(default_factory=dict)
 
     @property
     def best(self) -> CandidateRow | None:
@@ -45,7 +46,7 @@ class KindTable:
         return {"kind": self.kind, "metrics": [m.to_json() for m in self.metrics],
                 "candidates": [r.to_json() for r in self.rows],
                 "data_statistics": {k: {s: _num(v) for s, v in d.items()} for k, d in self.data_statistics.items()},
-                "evidence": self.evidence}
+                "evidence": self.evidence, "excluded_metrics": dict(self.excluded_metrics)}
 
     def format(self) -> str:
         """A readable fixed-width table."""
@@ -57,12 +58,16 @@ class KindTable:
             for m in self.metrics:
                 v = r.values.get(m.name)
                 cells.append(_fmt(v.value) if v is not None else "-")
-            cells.append(f"ruled out: {r.ruled_out}" if r.ruled_out else "")
+            note = (f"excluded: {r.excluded}" if r.excluded else f"ruled out: {r.ruled_out}" if r.ruled_out
+                    else f"tied with {', '.join(r.tied_with)}" if r.tied_with else "")
+            cells.append(note)
             body.append(cells)
         widths = [max(len(h), *(len(c[i]) for c in body)) if body else len(h) for i, h in enumerate(headers)]
         lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(),
                  "  ".join("-" * w for w in widths[:-1]) + "  " + "-" * 4]
         lines += ["  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip() for cells in body]
+        for m, why in self.excluded_metrics.items():
+            lines.append(f"metric {m} excluded: {why}")
         stats = "; ".join(f"{k}={_fmt(v)}" for d in self.data_statistics.values() for k, v in d.items())
         if stats:
             lines.append(f"data: {stats}")
@@ -144,6 +149,9 @@ class SelectionResult:
             return f"every {table.kind} was ruled out"
         if len(eligible) == 1:
             return f"{best.name} is the only usable {table.kind}"
+        if best.tied_with:
+            return (f"{best.name} ties with {', '.join(best.tied_with)} for first of {len(eligible)} {table.kind}s "
+                    f"(score {best.score:.3f}); it is listed first by name only, the evidence does not separate them")
         runner = eligible[1]
         leads = []
         for m in table.metrics:
@@ -159,10 +167,14 @@ class SelectionResult:
     def _reason(self) -> str:
         pieces = [self._explain(t) for t in (self.kernels, self.divergences) if t is not None]
         tables = [t for t in (self.kernels, self.divergences) if t is not None]
-        ruled = [f"{r.name} ({r.ruled_out})" for t in tables for r in t.rows if not r.eligible]
+        ruled = [f"{r.name} ({r.ruled_out})" for t in tables for r in t.rows if r.ruled_out and not r.excluded]
+        excluded = [f"{r.name} ({r.excluded})" for t in tables for r in t.rows if r.excluded]
+        excluded += [f"metric {m} ({why})" for t in tables for m, why in t.excluded_metrics.items()]
         text = "; ".join(pieces)
         if ruled:
             text += "; ruled out: " + ", ".join(ruled)
+        if excluded:
+            text += "; excluded (failed admission): " + ", ".join(excluded)
         head = " + ".join(x for x in (self.kernel and self.kernel["name"],
                                       self.divergence and self.divergence["name"]) if x)
         return f"{head}: {text}" if head else text

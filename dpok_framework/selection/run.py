@@ -86,7 +86,7 @@ def resolve_config(config: RunConfig, result: SelectionResult) -> RunConfig:
 
     def chosen(kind: str, spec: dict | None, table) -> dict:
         if spec is None:
-            reasons = "; ".join(f"{r.name}: {r.ruled_out}" for r in (table.rows if table else []))
+            reasons = "; ".join(f"{r.name}: {r.ruled_out or r.excluded}" for r in (table.rows if table else []))
             raise ConfigError(f"{kind}: auto: every candidate {kind} was ruled out on this data ({reasons}); name "
                               f"one explicitly or install another")
         return spec

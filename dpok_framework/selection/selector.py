@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any, Iterable, Mapping
 
-from ..errors import ConfigError, DpokError
+from ..errors import AdmissionError, ConfigError, DpokError
 from ..registry import Registry
 from .evidence import DivergenceEvidence, KernelEvidence
 from .ranking import CandidateRow, score_rows
@@ -56,10 +56,14 @@ class Selector:
         if bad:
             raise ConfigError(f"selection.weights must be >= 0, got {bad}")
         self.weights = dict(weights or {})
-        self.metrics = {m: registry.build("selection_metric", {"name": m, "params": dict((metric_params or {})
-                                                                                        .get(m, {}))},
-                                          where=f"selection.metric_params.{m}")
-                        for m in chosen}
+        self.metrics: dict[str, Any] = {}
+        self.excluded_metrics: dict[str, str] = {}  # metric -> why runtime admission refused it
+        for m in chosen:
+            try:
+                self.metrics[m] = registry.build("selection_metric", {"name": m, "params": dict(
+                    (metric_params or {}).get(m, {}))}, where=f"selection.metric_params.{m}")
+            except AdmissionError as exc:
+                self.excluded_metrics[m] = str(exc)
 
     def metrics_for(self, kind: str) -> dict[str, Any]:
         return {n: m for n, m in self.metrics.items() if m.target == kind}
@@ -93,7 +97,9 @@ class Selector:
                 stats[n] = s
         infos = [MetricInfo(n, type(m).column(), m.higher_is_better, m.favours, self.weights.get(n, 1.0))
                  for n, m in metrics.items()]
-        return KindTable(kind, infos, rows, stats, evidence.describe())
+        excluded = {n: why for n, why in self.excluded_metrics.items()
+                    if self.registry.classes("selection_metric")[n].target == kind}
+        return KindTable(kind, infos, rows, stats, evidence.describe(), excluded)
 
     def _evaluate(self, kind: str, spec: dict[str, Any], evidence, metrics: dict[str, Any],
                   require_link: bool) -> CandidateRow:
@@ -101,6 +107,9 @@ class Selector:
         start = time.perf_counter()
         try:
             candidate = self.registry.build(kind, spec, where=f"selection.{kind}s.{spec['name']}")
+        except AdmissionError as exc:
+            row.excluded = str(exc)
+            return row
         except DpokError as exc:
             row.ruled_out = f"cannot be built: {exc}"
             return row

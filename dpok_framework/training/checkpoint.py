@@ -1,8 +1,9 @@
 """Atomic checkpoints: ``checkpoints/step-XXXXXXXX/`` appears only once complete (temp dir + rename).
 
-A checkpoint holds Accelerate's state (policy + kernel weights, optimizer, scheduler, every process's
-RNG states), ``trainer_state.json`` (step, epoch, position in the epoch, skip counters) and whatever the
-``writers`` passed to :func:`save_checkpoint` put there (the synced reference, lifecycle-hook files).
+A checkpoint holds the training state without pickle (policy + kernel weights, optimizer, scheduler, every
+process's RNG states: see :mod:`dpok_framework.rundir.checkpoint_state`), ``trainer_state.json`` (step,
+epoch, position in the epoch, skip counters) and whatever the ``writers`` passed to :func:`save_checkpoint`
+put there (the configuration, the synced reference, lifecycle-hook files).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable
+
+from ..rundir.checkpoint_state import load_training_state, save_training_state
+from ..rundir.files import apply_umask, disk_errors
 
 STATE_FILE = "trainer_state.json"
 _STEP_DIR = re.compile(r"^step-(\d{8})$")
@@ -55,8 +59,8 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
 
 
 def save_checkpoint(accelerator, run_dir: Path, state: TrainerState, total_limit: int | None = None,
-                    writers: Iterable[Callable[[Path], None]] = ()) -> Path:
-    """Every process calls this (Accelerate saves per-process RNG state); the main one renames.
+                    writers: Iterable[Callable[[Path], None]] = (), *, model, optimizer, scheduler) -> Path:
+    """Every process calls this (each saves its own RNG state); the main one renames.
 
     ``writers``: called on every process with the temporary directory before the rename, so what they
     write is part of the checkpoint (or of no checkpoint at all)."""
@@ -67,12 +71,14 @@ def save_checkpoint(accelerator, run_dir: Path, state: TrainerState, total_limit
             shutil.rmtree(tmp)
         tmp.mkdir(parents=True)
     accelerator.wait_for_everyone()
-    accelerator.save_state(str(tmp), safe_serialization=True)
+    save_training_state(accelerator, tmp, model, optimizer, scheduler)
     for write in writers:
         write(tmp)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
-        (tmp / STATE_FILE).write_text(state.to_json())
+        with disk_errors(tmp, "the checkpoint"):
+            (tmp / STATE_FILE).write_text(state.to_json())
+        apply_umask(tmp)  # safetensors writes 0600
         if final.exists():  # re-saving a step (e.g. final save right after a periodic one)
             shutil.rmtree(final)
         os.replace(tmp, final)
@@ -83,9 +89,11 @@ def save_checkpoint(accelerator, run_dir: Path, state: TrainerState, total_limit
     return final
 
 
-def load_checkpoint(accelerator, ckpt: Path, readers: Iterable[Callable[[Path], None]] = ()) -> TrainerState:
-    """Restore Accelerate's state and every ``reader``'s part of ``ckpt``; the trainer state to continue from."""
-    accelerator.load_state(str(ckpt))
+def load_checkpoint(accelerator, ckpt: Path, readers: Iterable[Callable[[Path], None]] = (), *, model, optimizer,
+                    scheduler) -> TrainerState:
+    """Restore the training state and every ``reader``'s part of ``ckpt`` (nothing is unpickled); the trainer
+    state to continue from."""
+    load_training_state(accelerator, Path(ckpt), model, optimizer, scheduler)
     for read in readers:
         read(Path(ckpt))
     return TrainerState.read(Path(ckpt) / STATE_FILE)

@@ -10,6 +10,7 @@ import warnings
 import torch
 
 from ..errors import DpokError
+from ..rundir.finite import require_finite
 from .accelerator import any_process
 from .checkpoint import latest_checkpoint, save_checkpoint
 from .evaluate import evaluate
@@ -103,6 +104,9 @@ class StepLoop:
             grad_norm = torch.zeros((), device=device)
         if bool(torch.isfinite(self.step_loss + grad_norm.to(self.step_loss.device)).item()):
             s.optimizer.step()
+            # finite inputs can still overflow the update: such weights must never be saved or trusted
+            require_finite(s.inner, f"after the optimizer update of step {st.global_step + 1}",
+                           lambda: latest_checkpoint(s.run_dir), s.accelerator)
             s.scheduler.step()
             st.consecutive_nonfinite = 0
             self.log_acc.merge(self.step_acc)
@@ -196,5 +200,8 @@ class StepLoop:
     def save(self) -> None:
         s = self.s
         s.state.elapsed_s = self.elapsed()
+        require_finite(s.inner, f"before saving the checkpoint of step {s.state.global_step}",
+                       lambda: latest_checkpoint(s.run_dir), s.accelerator)
         save_checkpoint(s.accelerator, s.run_dir, s.state, self.t.save_total_limit,
-                        writers=(s.reference.save, s.lifecycle.save))
+                        writers=(s.write_config, s.reference.save, s.lifecycle.save), model=s.objective,
+                        optimizer=s.optimizer, scheduler=s.scheduler)

@@ -16,6 +16,8 @@ from typing import Any
 
 import torch
 
+from ..rundir.files import disk_errors
+
 
 class MetricAccumulator:
     """Sums and counts per metric, kept as device tensors (no host sync until :meth:`reduce`)."""
@@ -69,6 +71,15 @@ def _clean(v: Any) -> Any:
     return v
 
 
+def _step_of(line: str) -> float:
+    """A record's step; a blank or torn line (a run killed mid-write) counts as after every step (dropped)."""
+    try:
+        record = json.loads(line)
+        return float(record.get("step", 0)) if isinstance(record, dict) else math.inf
+    except ValueError:
+        return math.inf
+
+
 class MetricsWriter:
     """Appends ``{"step", "epoch", "split", <metric>: float}`` lines to ``metrics.jsonl`` (main process)."""
 
@@ -81,15 +92,14 @@ class MetricsWriter:
         """On resume: drop records a killed run wrote after the checkpoint it resumes from."""
         if not self.enabled or not self.path.is_file():
             return
-        keep = [line for line in self.path.read_text().splitlines()
-                if line.strip() and json.loads(line).get("step", 0) <= step]
+        keep = [line for line in self.path.read_text().splitlines() if _step_of(line) <= step]
         self.path.write_text("".join(line + "\n" for line in keep))
 
     def write(self, step: int, epoch: float, split: str, metrics: dict[str, float]) -> None:
         record = {"step": int(step), "epoch": round(float(epoch), 6), "split": split}
         record.update({k: _clean(float(v)) for k, v in metrics.items()})
         if self.enabled:
-            with self.path.open("a", encoding="utf-8") as fh:
+            with disk_errors(self.path), self.path.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(record) + "\n")
         if self.accelerator is not None and self.accelerator.trackers:
             self.accelerator.log({f"{split}/{k}": v for k, v in metrics.items()}, step=step)  # train/, eval/ as TRL

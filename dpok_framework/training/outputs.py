@@ -2,31 +2,34 @@
 
 from __future__ import annotations
 
-import json
 import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 from accelerate.utils import DistributedType
 
 from ..report.model_card import write_model_card
+from ..rundir.files import apply_umask, disk_errors, make_temp_dir, write_json
+from ..rundir.finite import require_finite
+from .checkpoint import latest_checkpoint
 
 
 def save_outputs(accelerator, objective, tokenizer, config, run_dir: Path, summary: dict) -> None:
     """Every process calls this (gathering sharded weights is a collective); the main process writes."""
     accelerator.wait_for_everyone()
     inner = accelerator.unwrap_model(objective)
+    require_finite(inner, "before saving model/ and kernel.pt", lambda: latest_checkpoint(run_dir), accelerator)
     full = gathered_state(accelerator, objective)
     if accelerator.is_main_process:
         if inner.kernel is not None:
-            torch.save(sub_state(full, "kernel.") if full is not None else inner.kernel.state_dict(),
-                       run_dir / "kernel.pt")
+            with disk_errors(run_dir / "kernel.pt"):
+                torch.save(sub_state(full, "kernel.") if full is not None else inner.kernel.state_dict(),
+                           run_dir / "kernel.pt")
         if config.output.save_model:
             save_model_atomic(inner.policy, tokenizer, run_dir / "model", config.model.lora is not None, accelerator,
                               state_dict=sub_state(full, "policy.") if full is not None else None)
         summary["run_dir"] = str(run_dir)
-        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        write_json(run_dir / "summary.json", summary)  # strict: a NaN metric is written as null
         if config.output.save_model:
             write_model_card(run_dir)  # model/README.md: base model, data, objective, held-out metrics, versions
     accelerator.wait_for_everyone()
@@ -51,18 +54,24 @@ def save_model_atomic(policy, tokenizer, out: Path, lora: bool, accelerator, sta
     """save_pretrained (safetensors) + tokenizer into ``out`` via a temp dir + rename. With LoRA the
     adapter goes to ``out/adapter`` and the merged model to ``out``. ``state_dict``: gathered full
     weights of a sharded policy (see :func:`gathered_state`)."""
-    tmp = Path(tempfile.mkdtemp(prefix=".model.tmp-", dir=out.parent))
+    tmp = make_temp_dir(out.parent, ".model.tmp-")  # not tempfile.mkdtemp: that is always 0700, whatever the umask
     try:
-        if lora:
-            policy.save_pretrained(tmp / "adapter", safe_serialization=True)
-            merged = policy.merge_and_unload() if hasattr(policy, "merge_and_unload") else policy
-            merged.save_pretrained(tmp, safe_serialization=True)
-        else:
-            accelerator.unwrap_model(policy).save_pretrained(tmp, safe_serialization=True, state_dict=state_dict)
-        tokenizer.save_pretrained(tmp)
+        with disk_errors(out, "the trained model"):
+            _save_model(policy, tokenizer, tmp, lora, accelerator, state_dict)
+        apply_umask(tmp)
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _save_model(policy, tokenizer, tmp: Path, lora: bool, accelerator, state_dict: dict | None) -> None:
+    if lora:
+        policy.save_pretrained(tmp / "adapter", safe_serialization=True)
+        merged = policy.merge_and_unload() if hasattr(policy, "merge_and_unload") else policy
+        merged.save_pretrained(tmp, safe_serialization=True)
+    else:
+        accelerator.unwrap_model(policy).save_pretrained(tmp, safe_serialization=True, state_dict=state_dict)
+    tokenizer.save_pretrained(tmp)

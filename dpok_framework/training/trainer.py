@@ -11,6 +11,7 @@ behaviour plugins through the lifecycle hooks (:mod:`.lifecycle`).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import time
@@ -21,23 +22,28 @@ from typing import Any, Callable
 import torch
 
 from ..config import RunConfig, validate_components
+from ..config.data import check_position_limit
+from ..config.validate import kernel_use_problems
+from ..data.tokenize import identical_pairs
 from ..errors import ConfigError
+from ..evaluation.heldout_split import record_heldout_split
 from ..lifecycle import Lifecycle, RunState
 from ..models import cache_root, load_models
 from ..objective.kernel_fit import fit_kernel, policy_hidden_embeddings, text_embeddings_for_fit
 from ..objective.objective import build_objective
+from ..provenance import write_component_record
 from ..registry import Registry, get_registry
+from ..rundir import PrivacyLedger, RunDirectory, run_log
+from ..rundir.ledger import fingerprint_pairs
 from ..selection import needs_selection, resolve_auto
 from .accelerator import make_accelerator
-from .checkpoint import TrainerState, load_checkpoint
-from ..evaluation.heldout_split import record_heldout_split
+from .checkpoint import TrainerState, latest_checkpoint, load_checkpoint
 from .data_setup import load_data, make_loader, text_embedding_tables
 from .loop import NonFiniteStepWarning, StepLoop, TrainingError
 from .metrics import MetricsWriter
 from .optim import build_optimizer, build_scheduler
 from .outputs import save_outputs
 from .reference import Reference
-from .rundir import prepare_run_dir, train_log
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +83,13 @@ class Session:
     total_steps: int = 0
     steps_per_epoch: int = 0
     t0: float = field(default_factory=time.monotonic)
+    rundir: Any = None  # the locked run directory (dpok_framework.rundir.RunDirectory)
+    data_report: dict = field(default_factory=dict)  # skipped rows etc., for summary.json
+
+    def write_config(self, directory: Path) -> None:
+        """Checkpoint writer: the configuration as given, which a later ``--resume`` compares against."""
+        if self.accelerator.is_main_process:
+            self.rundir.write_config(directory)
 
 
 class Engine:
@@ -101,27 +114,48 @@ class Engine:
         self.run_dir = Path(config.output.dir)
         self.ref_cache_paths: list[Path] = []  # reference log-prob cache files used (precompute)
         self.session: Session | None = None
+        self.finished: TrainResult | None = None  # resume=True on a finished run
 
     # ------------------------------------------------------------------ public
     def train(self) -> TrainResult:
-        """Set up (unless :meth:`setup` ran), train, evaluate on the held-out pairs, save the outputs."""
+        """Set up (unless :meth:`setup` ran), train, evaluate on the held-out pairs, save the outputs.
+
+        ``resume=True`` on a run that already finished returns its stored result and changes nothing."""
         session = self.session or self.setup()
+        if session is None:
+            return self.finished
         try:
-            with train_log(self.run_dir, session.accelerator.is_main_process):
+            with run_log(self.run_dir, session.accelerator.is_main_process):
                 return self._run(session)
         finally:
             session.accelerator.end_training()
             self.session = None
+            session.rundir.close()
 
-    def setup(self) -> Session:
-        """Build the :class:`Session` (see the module docstring); a resumed run restores its checkpoint here."""
+    def setup(self) -> Session | None:
+        """Build the :class:`Session` (see the module docstring); a resumed run restores its checkpoint here.
+        The run directory stays locked until :meth:`train` ends. None when ``resume=True`` found a finished
+        run (:attr:`finished` holds its result; nothing was built or written)."""
         cfg = self.config
         registry = self.registry or get_registry(strict=cfg.strict_plugins)
         self._check_config(registry)
         accelerator = make_accelerator(cfg.training, self.run_dir)
-        ckpt = prepare_run_dir(accelerator, self.run_dir, cfg, self.resume)
-        with train_log(self.run_dir, accelerator.is_main_process):
-            session = self._build(registry, accelerator, ckpt)
+        rundir = RunDirectory(self.run_dir, cfg, self.resume)
+        ckpt = rundir.open(accelerator, latest_checkpoint)
+        try:
+            if rundir.finished_summary is not None:
+                done = rundir.finished_summary
+                self.finished = TrainResult(self.run_dir, int(done.get("global_step", 0)), done,
+                                            str(done.get("stopped_by")))
+                rundir.close()
+                return None
+            with run_log(self.run_dir, accelerator.is_main_process):
+                rundir.log_changes()
+                session = self._build(registry, accelerator, ckpt)
+        except BaseException:
+            rundir.close()
+            raise
+        session.rundir = rundir
         self.session = session
         return session
 
@@ -137,10 +171,14 @@ class Engine:
         cfg, t, t0 = self.config, self.config.training, time.monotonic()
         with accelerator.main_process_first():  # first use of a builtin converts it once
             models = load_models(cfg.model, gradient_checkpointing=t.gradient_checkpointing)
+        check_position_limit(cfg.data, getattr(models.policy, "config", None), cfg.model.path)
         train_ds, eval_ds, collator, splits = load_data(cfg, models.tokenizer, accelerator, self.train_dataset,
                                                         self.eval_dataset)
         record_heldout_split(self.run_dir, cfg.data, splits.eval, accelerator.is_main_process,
                              in_memory=self.train_dataset is not None)  # for `dpok eval RUN` later
+        data_report = {"skipped_rows": splits.skipped,
+                       "identical_after_truncation": sum(len(identical_pairs(ds)) for ds in (train_ds, eval_ds)
+                                                         if ds is not None)}
         if needs_selection(cfg):  # kernel/divergence `auto`: choose on a sample of the training pairs
             src = models.reference if models.reference is not None else models.policy  # = the initial policy
             src_dev = next(src.parameters()).device
@@ -151,10 +189,16 @@ class Engine:
         logger.info("data: %d train pairs, %d held-out, %d skipped", len(train_ds),
                     0 if eval_ds is None else len(eval_ds), splits.skipped)
         objective = build_objective(cfg, registry, models.policy)
+        if objective.kernel is not None:  # `auto` may have chosen a kernel validation never saw
+            problems = kernel_use_problems(objective.kernel, cfg)
+            if problems:
+                raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+        write_component_record(self.run_dir, cfg, registry, enabled=accelerator.is_main_process)  # plugins.json
         reference = Reference.from_config(cfg, models.reference, objective.policy, accelerator,
                                           needs_logits=objective.needs_ref_logits).to(accelerator.device)
         models.reference = None  # the Reference owns it now (and frees it after a precompute)
-        s = Session(cfg, self.run_dir, accelerator, models.tokenizer, objective, objective, reference, t0=t0)
+        s = Session(cfg, self.run_dir, accelerator, models.tokenizer, objective, objective, reference, t0=t0,
+                    data_report=data_report)
         tables = self._embeddings(s, train_ds, eval_ds)
         self._fit_kernel(s, registry, train_ds, collator, tables, resumed=ckpt is not None)
         self._reference(s, train_ds, eval_ds, collator)
@@ -200,9 +244,30 @@ class Engine:
                         "(privacy.json kept)")
         fit_kernel(objective.kernel, emb, cfg.privacy, registry, self.run_dir if acc.is_main_process else None,
                    release=not resumed)
+        if cfg.privacy is not None and acc.is_main_process:
+            s.data_report["privacy"] = self._account_privacy(cfg, train_ds, released=not resumed)
         objective.kernel.to(acc.device)
         logger.info("kernel %r fitted on %d pairs (%d embeddings of dim %d)", cfg.kernel.name, n_fit,
                     3 * emb.shape[0], emb.shape[-1])
+
+    def _account_privacy(self, cfg, train_ds, released: bool) -> dict:
+        """Append this run's release to the directory's privacy ledger; log and return what was spent."""
+        path = self.run_dir / "privacy.json"
+        spent = (json.loads(path.read_text()).get("spent") or {}) if path.is_file() else {}
+        eps, delta = float(spent.get("epsilon") or 0.0), float(spent.get("delta") or 0.0)
+        ledger, data = PrivacyLedger(self.run_dir), fingerprint_pairs(train_ds)
+        if released and eps > 0:
+            ledger.append(data, eps, delta, cfg.privacy.wrapper)
+        total_eps, total_delta = ledger.spent_on(data)
+        budget = cfg.privacy.max_epsilon or cfg.privacy.epsilon
+        logger.info("privacy: this run spent epsilon %.4g (delta %.3g); all releases on this data from %s: "
+                    "epsilon %.4g, delta %.3g (%s)", eps, delta, self.run_dir, total_eps, total_delta, ledger.path.name)
+        if total_eps > budget:
+            logger.warning("privacy: releases on this training data from %s add up to epsilon %.4g, more than the "
+                           "budget %.4g of one run (basic composition over %s)", self.run_dir, total_eps, budget,
+                           ledger.path.name)
+        return {"epsilon_spent": eps, "delta_spent": delta, "ledger_epsilon_total": total_eps,
+                "ledger_delta_total": total_delta}
 
     def _reference(self, s: Session, train_ds, eval_ds, collator) -> None:
         t = s.config.training
@@ -228,15 +293,15 @@ class Engine:
         s.inner = acc.unwrap_model(s.objective)
         s.steps_per_epoch = max(1, math.ceil(len(s.train_loader) / t.gradient_accumulation_steps))
         s.total_steps = t.max_steps or max(1, math.ceil(t.num_epochs * s.steps_per_epoch))
-        s.scheduler = build_scheduler(s.optimizer, t, s.total_steps)
-        acc.register_for_checkpointing(s.scheduler)
+        s.scheduler = build_scheduler(s.optimizer, t, s.total_steps)  # checkpointed as JSON, never pickled
 
     def _restore(self, s: Session, ckpt: Path | None, registry) -> None:
         """Resume from ``ckpt`` (if any), open metrics.jsonl, the trackers and the lifecycle hooks."""
         acc, cfg, t = s.accelerator, s.config, s.config.training
         s.writer = MetricsWriter(self.run_dir / "metrics.jsonl", acc, enabled=acc.is_main_process)
         if ckpt is not None:
-            s.state = load_checkpoint(acc, ckpt, readers=(s.reference.load,))
+            s.state = load_checkpoint(acc, ckpt, readers=(s.reference.load,), model=s.objective, optimizer=s.optimizer,
+                                      scheduler=s.scheduler)
             if acc.is_main_process:
                 s.writer.truncate_after(s.state.global_step)
             logger.info("resumed from %s (step %d)", ckpt, s.state.global_step)
@@ -260,7 +325,7 @@ class Engine:
                                    "total_time_s": round(time.monotonic() - s.t0, 2),
                                    "num_processes": acc.num_processes, "beta": s.inner.beta, "gamma": s.inner.gamma,
                                    "kernel": s.config.kernel.name, "link": s.config.divergence.link.name,
-                                   "reference_mode": s.reference.mode}
+                                   "reference_mode": s.reference.mode, **s.data_report}
         summary.update(loop.final_evaluation())
         save_outputs(acc, s.objective, s.tokenizer, s.config, self.run_dir, summary)
         s.lifecycle.train_end(summary)

@@ -21,8 +21,8 @@ def test_plugins_text_lists_distributions_and_components():
     out = run("plugins")
     assert out.exit_code == 0
     assert "dpok_kernels  [dpok-kernels 0.1.0]" in out.output
-    assert "demo  [dpok-plugin-demo 0.3.1]" in out.output
-    assert "triangular" in out.output
+    assert "dpoktest_demo  [dpoktest-plugin-demo 0.3.1]" in out.output
+    assert "dpoktest_triangular" in out.output
 
 
 def test_plugins_json():
@@ -36,6 +36,12 @@ def test_plugins_json():
 def test_config_schema_is_json_schema():
     schema = json.loads(run("config", "schema").output)
     assert schema["title"] == "RunConfig" and "training" in schema["properties"]
+    comps = schema["x-dpok-components"]
+    assert set(comps) == {"kernel", "divergence", "loss", "embedder", "selection_metric", "privacy_wrapper"}
+    assert comps["kernel"]["rbf"]["distribution"] == "dpok-kernels" and "sigma" in comps["kernel"]["rbf"]["params"]["properties"]
+    lap = comps["kernel"]["dpoktest_laplacian"]  # a third-party plugin's params are there too
+    assert lap["distribution"] == "dpoktest-plugin-demo" and lap["params"]["properties"]["sigma"]["exclusiveMinimum"] == 0.0
+    assert "x-dpok-components" not in json.loads(run("config", "schema", "--no-components").output)
 
 
 def test_config_validate_ok_and_show(tmp_path):
@@ -60,3 +66,17 @@ def test_console_script_installed():
     assert exe, "the `dpok` console script is not installed next to the interpreter"
     out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "dpok, version 0.1.0"
+
+
+def test_plugins_check_runs_the_contract_on_named_components():
+    out = run("plugins", "check", "hinge", "robust")
+    assert out.exit_code == 0, out.output
+    assert "loss  hinge" in out.output and "non_increasing" in out.output and "0 violation(s)" in out.output
+
+
+def test_plugins_new_refuses_a_bad_name_and_an_existing_directory(tmp_path):
+    bad = CliRunner().invoke(cli, ["plugins", "new", "--kind", "loss", "My-Loss", "--dir", str(tmp_path)])
+    assert bad.exit_code == 2 and "lower_snake_case" in bad.output
+    assert run("plugins", "new", "--kind", "loss", "my_loss", "--dir", str(tmp_path)).exit_code == 0
+    again = CliRunner().invoke(cli, ["plugins", "new", "--kind", "loss", "my_loss", "--dir", str(tmp_path)])
+    assert again.exit_code == 2 and "already exists" in again.output

@@ -54,8 +54,8 @@ def test_override_expands_shorthand_component():
 
 
 def test_override_into_null_section():
-    cfg = load_config(None, ["kernel.name=rbf", "privacy.wrapper=dp_covariance", "privacy.epsilon=2",
-                             "privacy.delta=1e-6"])
+    cfg = load_config(None, ["kernel.name=rbf", "kernel.gamma=0.5", "privacy.wrapper=dp_covariance",
+                             "privacy.epsilon=2", "privacy.delta=1e-6"])
     assert cfg.privacy.wrapper == "dp_covariance" and cfg.privacy.epsilon == 2.0
 
 

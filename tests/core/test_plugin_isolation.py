@@ -74,14 +74,35 @@ def test_cli_reports_failures_and_strict_exits_nonzero(broken_path):
     assert "dpok-plugin-broken 6.6.6" in strict.stderr and "failed at import" in strict.stderr
 
 
-def test_duplicate_names_raise_naming_both_distributions(monkeypatch, dup_path):
+def test_duplicate_names_are_listed_and_refused_by_name(monkeypatch, dup_path):
+    """A clash does not take the registry down: other components load, the clashing name is refused clearly."""
     monkeypatch.syspath_prepend(str(dup_path))
+    reg = load_registry()
+    assert "rbf" in reg.names("kernel") and "linear" not in reg.names("kernel")
+    assert [(k, n) for k, n in reg.clashes] == [("kernel", "linear")]
     with pytest.raises(DuplicateComponentError) as exc:
-        load_registry()
+        reg.build("kernel", "linear")
     msg = str(exc.value)
-    assert "two kernel components are named 'linear'" in msg
+    assert "2 kernel components are named 'linear'" in msg
     assert "dpok-kernels 0.1.0" in msg and "dpok-plugin-dup 1.0.0" in msg
     assert "DPOK_DISABLE_PLUGINS" in msg
+    with pytest.raises(DuplicateComponentError):
+        load_registry(strict=True)
+
+
+def test_cli_lists_a_clash_and_refuses_the_clashing_name(monkeypatch, dup_path, tmp_path):
+    from click.testing import CliRunner
+
+    from dpok_framework.cli.main import cli
+
+    monkeypatch.syspath_prepend(str(dup_path))
+    out = CliRunner().invoke(cli, ["plugins"])
+    assert out.exit_code == 0, out.output
+    assert "CLASH kernel 'linear'" in out.output and "dpok-plugin-dup 1.0.0" in out.output
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("kernel: {name: linear, gamma: 0.1}\n")
+    bad = CliRunner().invoke(cli, ["config", "validate", str(cfg)])
+    assert bad.exit_code == 2 and "components are named 'linear'" in bad.output, bad.output
 
 
 def test_duplicate_resolved_by_disabling_one(monkeypatch, dup_path):
@@ -108,11 +129,11 @@ def test_empty_allow_list_loads_nothing(monkeypatch):
 
 
 def test_block_list(monkeypatch):
-    monkeypatch.setenv("DPOK_DISABLE_PLUGINS", "dpok-divergences,demo")
+    monkeypatch.setenv("DPOK_DISABLE_PLUGINS", "dpok-divergences,dpoktest_demo")
     reg = load_registry()
-    assert "kl" not in reg.names("divergence") and "laplacian" not in reg.names("kernel")
+    assert "kl" not in reg.names("divergence") and "dpoktest_laplacian" not in reg.names("kernel")
     assert "linear" in reg.names("kernel")
-    assert sorted(reg.disabled) == ["demo", "dpok_divergences"]
+    assert sorted(reg.disabled) == ["dpok_divergences", "dpoktest_demo"]
 
 
 def test_block_wins_over_allow(monkeypatch):

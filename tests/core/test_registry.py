@@ -23,12 +23,12 @@ def test_first_party_plugins_load_like_third_party(registry):
 
 
 def test_third_party_package_discovered_through_entry_points(registry):
-    """tests/fixtures/dpok-plugin-demo was pip-installed (not pm.register'ed) by the session."""
-    info = registry.get("kernel", "laplacian")
-    assert (info.plugin, info.distribution, info.version) == ("demo", "dpok-plugin-demo", "0.3.1")
-    assert registry.plugins["demo"].components == {"kernel": ["laplacian"]}
-    assert registry.plugins["demo"].hooks == ["register_kernels"]
-    k = registry.build("kernel", {"name": "laplacian", "params": {"sigma": 2.0}})
+    """tests/fixtures/dpoktest-plugin-demo was pip-installed (not pm.register'ed) by the session."""
+    info = registry.get("kernel", "dpoktest_laplacian")
+    assert (info.plugin, info.distribution, info.version) == ("dpoktest_demo", "dpoktest-plugin-demo", "0.3.1")
+    assert registry.plugins["dpoktest_demo"].components == {"kernel": ["dpoktest_laplacian"]}
+    assert registry.plugins["dpoktest_demo"].hooks == ["register_kernels"]
+    k = registry.build("kernel", {"name": "dpoktest_laplacian", "params": {"sigma": 2.0}})
     x, y = torch.tensor([[0.0, 1.0]]), torch.tensor([[1.0, 3.0]])
     assert k.log_paired(x, y).item() == pytest.approx(-1.5)
 
@@ -116,5 +116,5 @@ def test_json_inventory_is_serialisable(registry):
 
     data = json.loads(json.dumps(registry.to_json()))
     kernels = {c["name"]: c for c in data["components"]["kernel"]}
-    assert kernels["laplacian"]["distribution"] == "dpok-plugin-demo"
-    assert kernels["laplacian"]["params"]["properties"]["sigma"]["exclusiveMinimum"] == 0.0
+    assert kernels["dpoktest_laplacian"]["distribution"] == "dpoktest-plugin-demo"
+    assert kernels["dpoktest_laplacian"]["params"]["properties"]["sigma"]["exclusiveMinimum"] == 0.0

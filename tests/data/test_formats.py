@@ -41,7 +41,7 @@ def test_every_file_type_gives_the_same_pairs(tmp_path, suffix):
 def test_jsonl_rows_skip_blank_lines_and_bad_json_names_line(tmp_path):
     path = tmp_path / "t.jsonl"
     path.write_text(json.dumps(STANDARD[0]) + "\n\n" + json.dumps(STANDARD[1]) + "\n{oops\n")
-    with pytest.raises(DataError, match=r"t\.jsonl row 2 \(line 4\): invalid JSON"):
+    with pytest.raises(DataError, match=r"t\.jsonl row 2: line 4: invalid JSON"):
         load_pairs_from(path)
     path.write_text(json.dumps(STANDARD[0]) + "\n\n" + json.dumps(STANDARD[1]) + "\n")
     assert load_pairs_from(path).train["row"][:] == [0, 1]

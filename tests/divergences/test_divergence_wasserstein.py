@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from scipy.optimize import linprog
+from scipy.optimize import linear_sum_assignment, linprog
 from scipy.stats import wasserstein_distance
 
 from dpok_divergences import Wasserstein, entropic_ot, ordered_w1, sinkhorn_divergence
+from dpok_divergences.wasserstein import ground_cost
 from dpok_framework.errors import ConfigError
 
 INF = math.inf
@@ -34,6 +35,12 @@ def lp_w1(p: np.ndarray, q: np.ndarray, cost: np.ndarray) -> float:
 def _cosine_cost(e: torch.Tensor) -> torch.Tensor:
     e = F.normalize(e, dim=-1)
     return (1 - e @ e.T).clamp_min(0)
+
+
+def _angle_cost(e: torch.Tensor) -> np.ndarray:
+    """Reference arc length: arccos of the cosine in numpy (float64, no zero rows)."""
+    u = e.numpy() / np.linalg.norm(e.numpy(), axis=1, keepdims=True)
+    return np.arccos(np.clip(u @ u.T, -1.0, 1.0))
 
 
 def _random_case(seed: int, v: int = 6, d: int = 3, zeros: bool = False):
@@ -62,7 +69,7 @@ def test_ordered_closed_form_matches_linprog_and_scipy(seed):
 @pytest.mark.parametrize("seed", range(3))
 def test_sinkhorn_matches_linprog_within_the_entropic_tolerance(seed):
     emb, lp, lq = _random_case(seed, zeros=seed == 2)
-    exact = lp_w1(lp.exp().numpy(), lq.exp().numpy(), _cosine_cost(emb).numpy())
+    exact = lp_w1(lp.exp().numpy(), lq.exp().numpy(), _angle_cost(emb))  # the default cost: the angle
     for eps in (0.05, 0.01):
         w = Wasserstein(epsilon=eps, max_iter=2000, tol=1e-7)
         w.bind_token_embeddings(emb)
@@ -126,7 +133,8 @@ def test_top_k_union_restricts_and_renormalises():
     for i in range(2):  # reference: explicit union, renormalised, on the same cost
         union = sorted(set(lp[i].topk(k).indices.tolist()) | set(lq[i].topk(k).indices.tolist()))
         u = torch.tensor(union)
-        ref = sinkhorn_divergence(_logsm(lp[i, u]), _logsm(lq[i, u]), _cosine_cost(emb[u]), 0.02, 2000, 1e-9)
+        ref = sinkhorn_divergence(_logsm(lp[i, u]), _logsm(lq[i, u]), torch.tensor(_angle_cost(emb[u])), 0.02, 2000,
+                                  1e-9)
         assert float(out[i]) == pytest.approx(float(ref), abs=1e-8)
 
 
@@ -168,3 +176,71 @@ def test_entropic_ot_converges_to_the_lp_on_asymmetric_supports():
     exact = lp_w1(la.exp().numpy(), lb.exp().numpy(), cost.numpy())
     val = entropic_ot(la, lb, cost, epsilon=1e-3, max_iter=5000, tol=1e-9)
     assert exact - 1e-9 <= float(val) <= exact + 0.01  # OT_eps >= W, -> W as eps -> 0
+
+
+# -- issue 14 case 4: a true ground metric -----------------------------------------------------------------
+def _triangle_violation(c: np.ndarray) -> float:
+    """max_{i,j,k} C_ik - C_ij - C_jk (<= 0 for a metric)."""
+    return float((c[:, None, :] - c[:, :, None] - c[None, :, :]).max())
+
+
+def test_issue14_cost_is_a_metric_and_cosine_is_not():
+    """1 - cos violates the triangle inequality (three unit vectors at 0, 60 and 120 degrees: 1.5 > 0.5 + 0.5);
+    the default arc length and the Euclidean cost satisfy it on random embeddings with zero and repeated rows."""
+    e = torch.tensor([[1.0, 0.0], [0.5, math.sqrt(3) / 2], [-0.5, math.sqrt(3) / 2]], dtype=torch.float64)
+    idx = torch.arange(3)
+    assert _triangle_violation(ground_cost(e, idx, "cosine").numpy()) == pytest.approx(0.5)
+    g = torch.Generator().manual_seed(14)
+    emb = torch.randn(12, 5, generator=g, dtype=torch.float64)
+    emb[3] = 0.0
+    emb[7] = 0.0
+    idx = torch.tensor([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 4])  # token 4 twice
+    e = emb[idx]
+    for kind in ("angle", "euclidean"):
+        c = ground_cost(e, idx, kind).numpy()
+        assert _triangle_violation(c) <= 1e-12, kind
+        assert np.allclose(c, c.T) and (np.diag(c) == 0).all() and c[4, 12] == 0.0
+    c = ground_cost(e, idx, "angle").numpy()
+    np.testing.assert_allclose(c[np.ix_([0, 1, 2], [0, 1, 2])], _angle_cost(emb[:3]), atol=1e-7)  # arccos: ~1e-8 at 0
+    assert c[3, 0] == pytest.approx(math.pi / 2) and c[3, 7] == pytest.approx(math.pi / 2)
+
+
+def test_issue14_zero_embedding_row_has_zero_self_cost():
+    """A distribution on a token whose embedding row is 0 is at distance 0 from itself (it was 1 with 1 - cos)."""
+    emb = torch.randn(6, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    emb[0] = 0.0
+    w = Wasserstein(epsilon=0.01, max_iter=2000, tol=1e-9)
+    w.bind_token_embeddings(emb)
+    lp = _logsm(torch.tensor([8.0, 0, 0, 0, 0, 0], dtype=torch.float64))
+    lq = _logsm(torch.tensor([8.0, 0, 0, 0, 0, 0.5], dtype=torch.float64))
+    exact = lp_w1(lp.exp().numpy(), lq.exp().numpy(), ground_cost(emb, torch.arange(6), "angle").numpy())
+    assert float(w(lp, lq)) == pytest.approx(exact, abs=0.01)
+    assert float(entropic_ot(lp, lp, ground_cost(emb, torch.arange(6), "angle"), 1e-3, 5000, 1e-10)) < 0.01
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("cost", ["angle", "euclidean"])
+def test_uniform_disjoint_supports_match_the_assignment_problem(seed, cost):
+    """p uniform on n tokens, q uniform on n others: W1 = min over permutations (linear_sum_assignment) / n,
+    and the debiased Sinkhorn value is within the documented entropic bias (epsilon, in cost units)."""
+    n = 5
+    g = torch.Generator().manual_seed(20 + seed)
+    emb = torch.randn(2 * n, 4, generator=g, dtype=torch.float64)
+    c = ground_cost(emb, torch.arange(2 * n), cost).numpy()
+    rows, cols = linear_sum_assignment(c[:n, n:])
+    exact = c[:n, n:][rows, cols].sum() / n
+    lp = torch.log(torch.tensor([1.0] * n + [0.0] * n, dtype=torch.float64) / n)
+    lq = torch.log(torch.tensor([0.0] * n + [1.0] * n, dtype=torch.float64) / n)
+    assert lp_w1(lp.exp().numpy(), lq.exp().numpy(), c) == pytest.approx(exact, abs=1e-9)
+    eps = 0.02
+    w = Wasserstein(cost=cost, epsilon=eps, max_iter=3000, tol=1e-9)
+    w.bind_token_embeddings(emb)
+    assert abs(float(w(lp, lq)) - exact) <= eps, (float(w(lp, lq)), exact)
+
+
+def test_cosine_cost_is_kept_as_an_explicit_option():
+    emb, lp, lq = _random_case(0)
+    w = Wasserstein(cost="cosine", epsilon=0.01, max_iter=2000, tol=1e-7)
+    w.bind_token_embeddings(emb)
+    exact = lp_w1(lp.exp().numpy(), lq.exp().numpy(), _cosine_cost(emb).numpy())
+    assert abs(float(w(lp, lq)) - exact) <= 0.01

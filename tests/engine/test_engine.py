@@ -45,6 +45,8 @@ def test_run_writes_model_metrics_summary_and_config(tmp_path, tiny_model_dir, p
     assert TRL_NAMES <= set(train[0]) and "kernel/log_ratio" in train[0]
     assert len(evals) == 2  # steps 2 and 4; step 4's is also the final one (no second eval of step 4)
     assert all(isinstance(r["epoch"], float) for r in recs)
+    used = {c["role"]: c for c in json.loads((run / "plugins.json").read_text())["components"]}  # provenance
+    assert (used["kernel"]["name"], used["kernel"]["distribution"]) == ("rbf", "dpok-kernels") and used["loss"]["version"]
     s = json.loads((run / "summary.json").read_text())
     assert s["n_pairs"] == 6 and set(s["policy"]) >= {"accuracy", "mean_margin"}
     assert s["eval"] == {k: v for k, v in evals[-1].items() if k not in ("step", "epoch", "split")}

@@ -54,24 +54,39 @@ def test_fit_rejects_degenerate_input():
         sample_power_law(5, 1.0)
 
 
-def test_esd_is_scaled_squared_singular_values():
+def test_esd_is_squared_singular_values_without_division_by_n():
+    """WeightWatcher's ESD: eigenvalues of W^T W (issue 14 case 3: dividing by N shifted weighted alpha by
+    alpha * log10 N)."""
     w = torch.randn(30, 12, dtype=torch.float64)
     ev = esd(w)
-    ref = np.sort(np.linalg.eigvalsh((w.T @ w / 30).numpy()))
+    ref = np.sort(np.linalg.eigvalsh((w.T @ w).numpy()))
     np.testing.assert_allclose(ev, ref, rtol=1e-10, atol=1e-12)
     sv = torch.linalg.svdvals(w).numpy()
-    np.testing.assert_allclose(ev, np.sort(sv ** 2 / 30), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ev, np.sort(sv ** 2), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(esd(w.T), ev, rtol=1e-10)  # orientation does not matter
 
 
+def test_issue14_weighted_alpha_hand_computed():
+    """A 3 x 2 matrix with singular values 3 and 2: lambda = (4, 9), lambda_max = 9 (not 9 / 3); with x_min = 4
+    (the only candidate) the lower-step KS fit gives alpha = 1 + 2 / ln(9 / 4) and weighted alpha
+    alpha * log10(9)."""
+    w = torch.tensor([[3.0, 0.0], [0.0, 2.0], [0.0, 0.0]], dtype=torch.float64)
+    np.testing.assert_allclose(esd(w), [4.0, 9.0])
+    la = layer_alpha("w", w)
+    alpha = 1 + 2 / math.log(9 / 4)
+    assert la.lambda_max == 9.0 and la.xmin == 4.0
+    assert la.alpha == pytest.approx(alpha, rel=1e-12)
+    assert la.alpha_weighted == pytest.approx(alpha * math.log10(9.0), rel=1e-12)
+
+
 def test_weighted_alpha_on_matrix_with_known_power_law_spectrum():
-    """W = U diag(s) V^T with s^2 / N drawn from a power law: the ESD *is* the sample, alpha is known."""
+    """W = U diag(s) V^T with s^2 drawn from a power law: the ESD *is* the sample, alpha is known."""
     rng = np.random.default_rng(1)
     n, m, alpha = 700, 500, 2.5
     lam = sample_power_law(m, alpha, xmin=0.5, rng=rng)
     u, _ = np.linalg.qr(rng.normal(size=(n, m)))
     v, _ = np.linalg.qr(rng.normal(size=(m, m)))
-    w = torch.tensor((u * np.sqrt(lam * n)) @ v.T)
+    w = torch.tensor((u * np.sqrt(lam)) @ v.T)  # s_i^2 = lambda_i
     la = layer_alpha("synthetic", w)
     assert abs(la.alpha - alpha) < 0.15
     assert la.lambda_max == pytest.approx(lam.max(), rel=1e-8)
@@ -113,6 +128,42 @@ def test_analyze_model_skips_small_and_tied_weights_and_compares():
     c = compare(s, other)
     assert c["policy"]["alpha_weighted"] == pytest.approx(c["reference"]["alpha_weighted"])
     assert c["layers"][0]["alpha/reference"] == pytest.approx(c["layers"][0]["alpha/policy"])
+
+
+def _ww_layers():
+    """Three Linear weights (>= 20 eigenvalues: WeightWatcher's standard fit): Student-t, Pareto, Gaussian."""
+    g = torch.Generator().manual_seed(14)
+    rng = np.random.default_rng(14)
+    t = torch.distributions.StudentT(2.5)
+    torch.manual_seed(14)
+    weights = [t.sample((200, 300)) * 0.05,
+               torch.tensor(rng.pareto(1.2, size=(120, 200)) * rng.choice([-1.0, 1.0], size=(120, 200)),
+                            dtype=torch.float32),
+               torch.randn(64, 96, generator=g)]
+    model = torch.nn.Sequential(*[torch.nn.Linear(w.shape[1], w.shape[0], bias=False) for w in weights])
+    with torch.no_grad():
+        for layer, w in zip(model, weights):
+            layer.weight.copy_(w)
+    return model
+
+
+def test_issue14_htsr_matches_weightwatcher_0_7_7():
+    """alpha, lambda_max and alpha_weighted per layer equal WeightWatcher 0.7.7's (skipped without it)."""
+    ww = pytest.importorskip("weightwatcher")
+    import logging
+    import warnings
+
+    model = _ww_layers()
+    logging.getLogger("weightwatcher").setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df = ww.WeightWatcher(model=model).analyze(randomize=False, mp_fit=False, plot=False)
+    ours = analyze_model(model, min_evals=20)
+    assert len(ours.layers) == len(df) == 3
+    for row, la in zip(df.itertuples(), ours.layers):
+        assert la.lambda_max == pytest.approx(row.lambda_max, rel=1e-5)
+        assert la.alpha == pytest.approx(row.alpha, rel=1e-6)
+        assert la.alpha_weighted == pytest.approx(row.alpha_weighted, rel=1e-6)
 
 
 def test_analyze_matrices_validates_min_evals():

@@ -59,11 +59,12 @@ def test_wrapper_params_are_validated_with_the_field_named(registry):
 
 
 def test_run_config_validation_against_the_registry(registry):
-    ok = load_config(None, ["kernel.name=rbf", "privacy.wrapper=dp_covariance", "privacy.epsilon=2",
-                            "privacy.delta=1e-6", "privacy.params.releases=3"])
-    validate_components(ok.model_copy(update={"kernel": ok.kernel.model_copy(update={"name": "linear"})}), registry)
-    bad = load_config(None, ["kernel.name=linear", "privacy.wrapper=dp_covariamce", "privacy.epsilon=2",
-                             "privacy.delta=1e-6"])
+    ok = load_config(None, ["kernel.name=rbf", "kernel.gamma=0.5", "privacy.wrapper=dp_covariance",
+                            "privacy.epsilon=2", "privacy.delta=1e-6", "privacy.params.releases=3"])
+    validate_components(ok.model_copy(update={"kernel": ok.kernel.model_copy(update={"name": "mahalanobis"})}),
+                        registry)
+    bad = load_config(None, ["kernel.name=mahalanobis", "kernel.gamma=0.5", "privacy.wrapper=dp_covariamce",
+                             "privacy.epsilon=2", "privacy.delta=1e-6"])
     with pytest.raises(ConfigError, match="Did you mean 'dp_covariance'"):
         validate_components(bad, registry)
 

@@ -1,5 +1,8 @@
 """Generic property suite: every registered divergence is checked for the axioms it declares.
 
+The checks are the public ones of :mod:`dpok_framework.testing.divergences` (``C`` below: what
+``dpok plugins check`` and a plugin's own ``contract_tests`` run), driven here by hypothesis.
+
 Parametrised over ``get_registry().names("divergence")`` at collection time, so a divergence from
 any installed plugin (third-party included) is built with default params and checked without new
 tests: D(p, p) = 0, D >= 0, finite values and gradients where the supports agree, ``symmetric``,
@@ -20,7 +23,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from _divergence_strategies import log_dists, merge_bins, mix, partitions
+from dpok_framework.testing import divergences as C
+from dpok_framework.testing.strategies import log_dists, merge_bins, mix, partitions
 from dpok_divergences import FDivergence, NamedFDivergence
 from dpok_framework import get_registry, hookimpl, load_registry
 from dpok_framework.errors import DpokError
@@ -108,48 +112,24 @@ def test_component_contract(where, name):
 def test_axioms_on_a_common_support(where, name, dists):
     """D(p, p) = 0; D(p, q) >= 0, finite, with finite gradients; symmetric/bounded as declared; batched."""
     d = build(where, name)
-    lp, lq = (x.clone().requires_grad_(True) for x in dists)
-    same = d(lp.detach(), lp.detach())
-    assert same.shape == lp.shape[:-1]
-    assert torch.allclose(same, torch.zeros_like(same), atol=TOL), same
-    v = d(lp, lq)
-    assert torch.isfinite(v).all() and (v >= -TOL).all(), v
-    v.sum().backward()
-    assert torch.isfinite(lp.grad).all() and torch.isfinite(lq.grad).all()
-    p, q = lp.detach(), lq.detach()
-    if d.symmetric:
-        assert _close(v.detach(), d(q, p))
-    if d.upper_bound is not None:
-        assert (v <= d.upper_bound + TOL).all(), (v, d.upper_bound)
-    rows = torch.stack([d(p[i], q[i]) for i in range(p.shape[0])])
-    assert _close(v.detach(), rows, rtol=1e-10, atol=1e-12)
-    assert d(torch.stack([p, q]), torch.stack([q, p])).shape == (2, p.shape[0])
+    lp, lq = dists
+    C.check_identity(d, lp)
+    C.check_common_support(d, lp, lq)
+    assert d(torch.stack([lp, lq]), torch.stack([lq, lp])).shape == (2, lp.shape[0])
 
 
 @cases
 @given(dists=log_dists(count=2, zeros="any"))
 def test_axioms_with_arbitrary_zeros(where, name, dists):
     """No NaN in values or gradients (disjoint supports included); bounded ones stay finite; symmetry."""
-    d = build(where, name)
-    lp, lq = (x.clone().requires_grad_(True) for x in dists)
-    v = d(lp, lq)
-    assert not torch.isnan(v).any() and (v >= -TOL).all(), v
-    v.sum().backward()
-    assert torch.isfinite(lp.grad).all() and torch.isfinite(lq.grad).all()
-    if d.symmetric:
-        assert _close(v.detach(), d(lq.detach(), lp.detach()))
-    if d.upper_bound is not None:
-        assert torch.isfinite(v).all() and (v <= d.upper_bound + TOL).all(), (v, d.upper_bound)
+    C.check_any_zeros(build(where, name), *dists)
 
 
 @cases
 def test_f_divergence_bound_is_attained_on_disjoint_supports(where, name):
     d = build(where, name)
-    if not (d.is_f_divergence and d.upper_bound is not None):
-        return
-    lp = torch.tensor([[0.0, -math.inf, -math.inf], [math.log(0.3), math.log(0.7), -math.inf]], dtype=torch.float64)
-    lq = torch.tensor([[-math.inf, math.log(0.5), math.log(0.5)], [-math.inf, -math.inf, 0.0]], dtype=torch.float64)
-    assert torch.allclose(d(lp, lq), torch.full((2,), d.upper_bound, dtype=torch.float64), atol=1e-9)
+    if d.is_f_divergence and d.upper_bound is not None:
+        C.check_bound_attained(d)
 
 
 # -- f-divergences: data processing, joint convexity, the link ------------------------------
@@ -160,29 +140,19 @@ def test_f_divergence_axioms(where, name, dists, data):
     d = build(where, name)
     if not d.is_f_divergence:
         return
-    p1, q1, p2, q2 = dists
-    ids, groups = data.draw(partitions(p1.shape[-1]))
-    before, after = d(p1, q1), d(merge_bins(p1, ids, groups), merge_bins(q1, ids, groups))
-    assert (after <= before + 1e-9 * (1 + before.abs())).all(), (before, after)
-    lam = data.draw(st.floats(0.0, 1.0))
-    lhs = d(mix(p1, p2, lam), mix(q1, q2, lam))
-    rhs = lam * before + (1 - lam) * d(p2, q2)
-    assert (lhs <= rhs + 1e-9 * (1 + rhs.abs())).all(), (lhs, rhs)
+    ids, groups = data.draw(partitions(dists[0].shape[-1]))
+    C.check_f_axioms(d, *dists, ids, groups, data.draw(st.floats(0.0, 1.0)))
 
 
 @cases
 def test_link_declaration(where, name):
     d = build(where, name)
-    r = torch.linspace(-20.0, 20.0, 401, dtype=torch.float64)
     if not d.has_link:
         with pytest.raises((NotImplementedError, DpokError)):
-            d.link(r)
+            d.link(torch.linspace(-20.0, 20.0, 401, dtype=torch.float64))
         return
-    assert d.is_f_divergence, "has_link requires an f-divergence: the link is psi(r) = f'(exp r)"
-    psi = d.link(r)
-    assert psi.shape == r.shape and torch.isfinite(psi).all()
-    assert (psi[1:] >= psi[:-1] - 1e-12).all(), "psi(r) = f'(exp r) is non-decreasing for convex f"
-    assert d.link(r[:400].view(20, 20, 1)).shape == (20, 20, 1)
+    C.check_link_shape(d)
+    assert d.link(torch.zeros(20, 20, 1, dtype=torch.float64)).shape == (20, 20, 1)
 
 
 @cases
@@ -190,15 +160,8 @@ def test_link_declaration(where, name):
 def test_link_matches_the_gradient_of_the_divergence(where, name, dists):
     """dD/dp_v = f'(p_v/q_v) (up to a constant from normalisation), so link(r_v) - scale * g_v is constant."""
     d = build(where, name)
-    if not (d.has_link and d.is_f_divergence):
-        return
-    lp, lq = dists
-    lp = lp.clone().requires_grad_(True)
-    d(lp, lq).sum().backward()
-    grad_p = lp.grad / lp.detach().exp()  # dD/dp_v, [B, V]
-    gap = d.link((lp - lq).detach()) - d.link_scale * grad_p  # [B, V]
-    spread = (gap - gap.mean(-1, keepdim=True)).abs().max()
-    assert spread <= 1e-6 * (1 + gap.abs().max()), gap
+    if d.has_link and d.is_f_divergence:
+        C.check_link_gradient(d, *dists)
 
 
 @cases
@@ -223,24 +186,15 @@ def _first_party(where: str, name: str) -> bool:
 @cases
 def test_float32_agrees_with_float64(where, name):
     d = build(where, name)
-    g = torch.Generator().manual_seed(0)
-    lp = _logsm(torch.randn(4, 50, generator=g, dtype=torch.float64) * 2)
-    lq = _logsm(torch.randn(4, 50, generator=g, dtype=torch.float64) * 2)
-    v64, v32 = d(lp, lq), d(lp.float(), lq.float())
-    assert v32.dtype == torch.float32
-    assert torch.allclose(v32.double(), v64, rtol=1e-4, atol=1e-5)
+    C.check_float32(d)
     if _first_party(where, name):  # dpok-divergences conventions (not required of third parties)
-        assert d(lp.bfloat16(), lq.bfloat16()).dtype == torch.float32
+        lp = C.logsm(torch.randn(4, 50, generator=torch.Generator().manual_seed(0), dtype=torch.float64))
+        assert d(lp.bfloat16(), lp.bfloat16()).dtype == torch.float32
 
 
 @cases
 def test_gradcheck_float64(where, name):
-    d = build(where, name)
-    g = torch.Generator().manual_seed(1)
-    for _ in range(2):
-        lp = _logsm(torch.randn(2, 5, generator=g, dtype=torch.float64)).requires_grad_(True)
-        lq = _logsm(torch.randn(2, 5, generator=g, dtype=torch.float64)).requires_grad_(True)
-        assert torch.autograd.gradcheck(d, (lp, lq), eps=1e-6, atol=1e-5, rtol=1e-4)
+    C.check_gradcheck(build(where, name))
 
 
 @pytest.mark.parametrize("name", [n for n in REGISTERED if _first_party("registry", n)])

@@ -1,5 +1,8 @@
 """Generic kernel property suite: every kernel in the registry (first- or third-party) is checked.
 
+The checks are the public ones of :mod:`dpok_framework.testing.kernels` (what ``dpok plugins check`` and a
+plugin's own ``contract_tests`` run); here hypothesis drives them with many more inputs.
+
 Parametrised over ``get_registry().names("kernel")``; each kernel is built with default params and
 ``fit(X)`` on the sample first.  Checks: Gram symmetric and PSD (float64, smallest eigenvalue >= -tol
 * ||K||), strictly positive where declared (``strictly_positive``), ``log_paired`` consistent with
@@ -20,39 +23,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dpok_framework import get_registry, hookimpl, load_registry
-from dpok_framework.approx import Nystrom, RandomFourierFeatures
 from dpok_framework.components import Kernel, Params
-
-PSD_RTOL = 1e-10  # smallest eigenvalue >= -PSD_RTOL * ||K||_2 (float64)
-
-
-def kernel_names(registry) -> list[str]:
-    """What the suite checks: every registered kernel."""
-    return registry.names("kernel")
-
+from dpok_framework.testing.kernels import (check_approximations_psd, check_gram_psd, check_gram_psd_matrix,  # noqa: F401
+                                            check_log_diag, check_log_far_apart, check_nystrom_error_decreases,
+                                            check_positive_and_log, check_random_features)
+from dpok_framework.testing.kernels import check_gradients as check_gradcheck
+from dpok_framework.testing.samples import make_points
+from dpok_framework.testing.strategies import point_sets
 
 REGISTRY = get_registry()  # module-level: hypothesis tests must not use function-scoped fixtures
-KERNELS = kernel_names(REGISTRY)
-
-
-# -- sample generation ----------------------------------------------------------------------
-def make_points(n: int, d: int, scale: float, dup_frac: float, seed: int, dtype=torch.float64) -> torch.Tensor:
-    """``[n, d]`` Gaussian points times ``scale``, with a fraction replaced by near-duplicates (1e-9 apart)."""
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(n, d, generator=g, dtype=torch.float64) * scale
-    n_dup = int(dup_frac * n)
-    if n_dup and n > 1:
-        src = torch.randint(0, n - n_dup, (n_dup,), generator=g)
-        x[n - n_dup:] = x[src] + 1e-9 * scale * torch.randn(n_dup, d, generator=g, dtype=torch.float64)
-    return x.to(dtype)
-
-
-point_sets = st.builds(
-    make_points,
-    n=st.integers(2, 24), d=st.integers(1, 16),
-    scale=st.sampled_from([1e-3, 0.1, 1.0, 30.0, 1e3]),
-    dup_frac=st.sampled_from([0.0, 0.0, 0.3, 0.9]),
-    seed=st.integers(0, 2**31 - 1))
+KERNELS = REGISTRY.names("kernel")
 
 
 def build(registry, name: str, fit_on: torch.Tensor) -> Kernel:
@@ -60,103 +40,6 @@ def build(registry, name: str, fit_on: torch.Tensor) -> Kernel:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # median heuristic on all-duplicate samples
         return kernel.fit(fit_on)
-
-
-# -- the checks (plain functions; assertions) ----------------------------------------------------
-def check_gram_psd(kernel: Kernel, x: torch.Tensor) -> None:
-    k = kernel.pairwise(x, x).detach().to(torch.float64)  # [n, n]
-    n = x.shape[0]
-    assert k.shape == (n, n), f"{kernel.name}: pairwise shape {tuple(k.shape)} != {(n, n)}"
-    assert bool(torch.isfinite(k).all()), f"{kernel.name}: non-finite Gram entries"
-    norm = float(torch.linalg.matrix_norm(k, ord=2)) if n else 0.0
-    asym = float((k - k.T).abs().max())
-    assert asym <= 1e-12 * max(norm, 1e-300), f"{kernel.name}: Gram not symmetric (max |K - K^T| = {asym:.3g})"
-    lam_min = float(torch.linalg.eigvalsh(0.5 * (k + k.T))[0])
-    assert lam_min >= -PSD_RTOL * norm, f"{kernel.name}: Gram not PSD (lambda_min {lam_min:.3g}, ||K|| {norm:.3g})"
-
-
-def check_positive_and_log(kernel: Kernel, x: torch.Tensor, y: torch.Tensor) -> None:
-    """Positivity where declared; log_paired == log(paired) == log(diag pairwise) where finite."""
-    with torch.no_grad():
-        p = kernel.paired(x, y)  # [n]
-        g = torch.diagonal(kernel.pairwise(x, y))  # [n]
-        assert p.dtype == x.dtype, f"{kernel.name}: paired returned {p.dtype} for {x.dtype} inputs"
-        tiny = torch.finfo(x.dtype).tiny
-        ok = g.abs() > 1e3 * tiny
-        scale = g.abs().max().clamp_min(1.0)
-        tol = 1e-10 if x.dtype == torch.float64 else 1e-4
-        assert torch.allclose(p[ok], g[ok], rtol=tol, atol=tol * scale), f"{kernel.name}: paired != diag(pairwise)"
-        if getattr(kernel, "strictly_positive", True):
-            lp = kernel.log_paired(x, y)
-            assert lp.dtype == x.dtype
-            assert bool(torch.isfinite(lp).all()), f"{kernel.name}: log_paired not finite: {lp}"
-            assert bool((g >= 0).all()), f"{kernel.name}: negative Gram entries but strictly_positive=True"
-            assert bool((p[lp > math.log(1e6 * tiny)] > 0).all()), f"{kernel.name}: K <= 0 where log K is finite"
-            ok = ok & (g > 1e3 * tiny)
-            assert torch.allclose(lp[ok], g[ok].log(), rtol=tol, atol=tol), f"{kernel.name}: log_paired != log K"
-        else:
-            pos = p > 0
-            if bool(pos.any()):
-                lp = kernel.log_paired(x[pos], y[pos])
-                assert torch.allclose(lp, p[pos].log(), rtol=tol, atol=tol), f"{kernel.name}: log_paired != log K"
-
-
-def check_log_far_apart(kernel: Kernel, x: torch.Tensor) -> None:
-    """Pairs so far apart that exp(log K) underflows for decaying kernels: log_paired stays finite."""
-    if not getattr(kernel, "strictly_positive", True):
-        return
-    spread = float((x - x.mean(0)).norm(dim=-1).max()) + 1.0
-    far = x + 1e4 * spread * torch.ones_like(x) / math.sqrt(x.shape[1])
-    ref = None
-    for dtype in (torch.float64, torch.float32):
-        a, b = x.to(dtype), far.to(dtype)
-        with torch.no_grad():
-            lp, lr = kernel.log_paired(a, b), kernel.log_ratio(a, a, b)
-        if ref is None:
-            ref = lp
-            ok = torch.ones_like(lp, dtype=torch.bool)
-        else:  # float32 must be finite wherever the float64 value is representable in float32
-            ok = ref.abs() < 0.01 * torch.finfo(dtype).max
-        assert bool(torch.isfinite(lp[ok]).all()), f"{kernel.name}: log_paired not finite far apart ({dtype}): {lp}"
-        assert bool(torch.isfinite(lr[ok]).all()), f"{kernel.name}: log_ratio not finite far apart ({dtype})"
-
-
-def check_approximations_psd(kernel: Kernel, x: torch.Tensor) -> None:
-    ny = Nystrom(kernel, num_landmarks=max(1, x.shape[0] // 2), seed=1).fit(x)
-    check_gram_psd_matrix(kernel.name + "/nystrom", ny.pairwise(x, x))
-    if kernel.shift_invariant:
-        rff = RandomFourierFeatures(kernel, num_features=64, seed=1).fit(x.shape[1])
-        check_gram_psd_matrix(kernel.name + "/rff", rff.pairwise(x, x))
-
-
-def check_nystrom_error_decreases(kernel: Kernel, x: torch.Tensor) -> None:
-    """Nested landmark sets: the residual K - K_m is PSD and shrinks (trace) as m grows; exact at m = n."""
-    k = kernel.pairwise(x, x).detach().to(torch.float64)  # [n, n]
-    total = float(torch.diagonal(k).sum())
-    errs = []
-    for m in sorted({1, max(1, x.shape[0] // 2), x.shape[0]}):
-        resid = k - Nystrom(kernel, m, seed=2).fit(x).pairwise(x, x).detach().to(torch.float64)
-        errs.append(float(torch.diagonal(resid).sum()))
-        assert errs[-1] >= -1e-8 * max(total, 1e-300), f"{kernel.name}/nystrom: K_m exceeds K (trace {errs[-1]:.3g})"
-    assert all(a >= b - 1e-8 * total for a, b in zip(errs, errs[1:])), f"{kernel.name}/nystrom: error grew {errs}"
-    assert errs[-1] <= 1e-6 * total, f"{kernel.name}/nystrom: not exact with every point a landmark {errs}"
-
-
-def check_gram_psd_matrix(label: str, k: torch.Tensor) -> None:
-    k = k.detach().to(torch.float64)
-    norm = float(torch.linalg.matrix_norm(k, ord=2))
-    assert float((k - k.T).abs().max()) <= 1e-10 * max(norm, 1e-300), f"{label}: not symmetric"
-    assert float(torch.linalg.eigvalsh(0.5 * (k + k.T))[0]) >= -1e-9 * norm, f"{label}: not PSD"
-
-
-def check_gradcheck(kernel: Kernel, d: int = 3) -> None:
-    kernel = kernel.double()
-    g = torch.Generator().manual_seed(3)
-    # positive entries keep x . y > 0 so kernels that are not strictly positive (linear) have a finite log
-    x = (0.5 + torch.rand(3, d, generator=g, dtype=torch.float64)).requires_grad_()
-    y = (0.5 + torch.rand(3, d, generator=g, dtype=torch.float64)).requires_grad_()
-    assert torch.autograd.gradcheck(kernel.log_paired, (x, y), eps=1e-6, atol=1e-6)
-    assert torch.autograd.gradcheck(kernel.pairwise, (x, y), eps=1e-6, atol=1e-6)
 
 
 # -- hypothesis tests over every registered kernel -----------------------------------------------
@@ -190,6 +73,19 @@ def test_nystrom_and_rff_grams_psd(name, x):
 @given(x=point_sets)
 def test_nystrom_error_decreases_with_landmarks(name, x):
     check_nystrom_error_decreases(build(REGISTRY, name, x), x)
+
+
+@pytest.mark.parametrize("name", KERNELS)
+@given(x=point_sets)
+def test_log_diag_is_log_of_the_gram_diagonal(name, x):
+    check_log_diag(build(REGISTRY, name, x), x)
+
+
+@pytest.mark.parametrize("name", [n for n, c in REGISTRY.classes("kernel").items() if c.shift_invariant])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_random_features_converge_at_the_monte_carlo_rate(name, seed):
+    x = make_points(12, 3, 1.0, 0.0, seed=seed)
+    check_random_features(build(REGISTRY, name, x), x)
 
 
 @pytest.mark.parametrize("name", KERNELS)
@@ -272,8 +168,8 @@ def test_suite_covers_every_registered_kernel(registry):
     first_party = {"linear", "polynomial", "rbf", "spectral", "mahalanobis", "hmk"}
     assert first_party <= set(KERNELS)
     reg = _third_party_registry()
-    assert "test_third_party_laplacian" in kernel_names(reg)
-    assert set(kernel_names(reg)) == set(KERNELS) | {"test_third_party_laplacian"}
+    assert "test_third_party_laplacian" in reg.names("kernel")
+    assert set(reg.names("kernel")) == set(KERNELS) | {"test_third_party_laplacian"}
 
 
 def test_third_party_kernel_passes_the_generic_checks():

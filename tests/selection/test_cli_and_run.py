@@ -121,6 +121,7 @@ def test_auto_with_params_is_rejected(tiny, tmp_path):
     from dpok_framework.selection import select_for_run
 
     model_dir, pairs = tiny
-    cfg = run_config(tmp_path, model_dir, pairs, kernel={"name": "auto", "params": {"sigma": 1.0}})
+    cfg = run_config(tmp_path, model_dir, pairs, kernel={"name": "auto", "params": {"sigma": 1.0},
+                                                           "gamma": 0.5})
     with pytest.raises(ConfigError, match="kernel.params cannot be combined"):
         select_for_run(cfg, None, None, None, None)

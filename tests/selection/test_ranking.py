@@ -98,12 +98,12 @@ def test_failures_are_isolated_and_vetoes_rule_out(registry):
     x, pos, neg = local_boundary_triplets(n=60, d=6, seed=2)
     table = Selector(registry).rank("kernel", KernelEvidence(x, pos, neg),
                                     candidates=["rbf", "spectral", "exploding_test", "flat_test"])
-    boom = table.row("exploding_test")
-    assert boom.ruled_out and "boom" in boom.ruled_out and boom.rank is None
+    boom = table.row("exploding_test")  # raises on every input: refused by runtime admission
+    assert boom.excluded and "boom" in boom.excluded and boom.rank is None and not boom.eligible
     assert table.row("rbf").ruled_out == "veto_rbf_test: vetoed for the test"
     spectral = table.row("spectral")
-    assert spectral.rank == 1 and math.isnan(spectral.values["broken_metric_test"].value)
-    assert "metric bug" in spectral.errors["broken_metric_test"]
+    assert spectral.rank == 1 and "broken_metric_test" not in spectral.values
+    assert "metric bug" in table.excluded_metrics["broken_metric_test"]  # a metric that always raises is excluded
     flat = table.row("flat_test")
     assert flat.eligible and math.isnan(flat.values["nag"].value) and flat.values["tat"].value == 0.0
     assert [r.name for r in table.rows][-2:] == ["exploding_test", "rbf"]  # ruled out: last, by name
@@ -156,3 +156,19 @@ def test_values_within_two_standard_errors_tie():
     assert u["a"] == u["b"] == pytest.approx(0.75) and u["c"] == 0.0
     u = rank_utilities(vals, False, errors={"a": 0.003, "b": 0.003, "c": 0.003})  # direction respected
     assert u["c"] == 1.0 and u["a"] == u["b"] == pytest.approx(0.25)
+
+
+def test_ties_share_a_rank_and_are_reported_as_ties():
+    from dpok_framework.selection.ranking import CandidateRow, score_rows
+    from dpok_framework.selection.result import KindTable, MetricInfo, SelectionResult
+
+    rows = [CandidateRow(n, {"name": n, "params": {}}, values={"m": MetricValue(v)})
+            for n, v in (("zeta", 1.0), ("alpha", 1.0), ("mid", 0.5))]
+    score_rows(rows, {"m": True}, {})
+    by = {r.name: r for r in rows}
+    assert by["alpha"].rank == by["zeta"].rank == 1 and by["mid"].rank == 3
+    assert by["alpha"].tied_with == ["zeta"] and by["zeta"].tied_with == ["alpha"] and by["mid"].tied_with == []
+    table = KindTable("divergence", [MetricInfo("m", "m", True, "")], rows)
+    result = SelectionResult(None, table)
+    assert "alpha ties with zeta for first" in result.reason and "by name only" in result.reason
+    assert "tied with zeta" in table.format()

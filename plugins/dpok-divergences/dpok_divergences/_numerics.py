@@ -60,3 +60,85 @@ def edge_term(mass: torch.Tensor, mask: torch.Tensor, limit: float) -> torch.Ten
     if math.isnan(limit):
         raise ValueError("an f-divergence limit f(0) or f*(0) evaluated to nan; override f_zero / f_star_zero")
     return torch.where(mask, mass * limit, torch.zeros_like(mass))
+
+
+# -- f-DPO links on extreme log-ratios ------------------------------------------------------------
+# Summed sequence log-ratios of -100 to -200 nats are ordinary in DPO, so a link built on exp() overflows
+# float32 (exp(89) = inf) exactly when training moves the policy. Exponential links therefore follow
+# exp() up to an exponent of LINK_EXP_CAP and continue along the tangent beyond it: the link stays
+# strictly increasing (the order of log-ratios is kept), C^1, and finite in value and gradient for every
+# finite float32 input; what the cap changes is the growth beyond it (linear with slope e^cap instead of
+# exponential). 30 keeps the square of a link difference at |r| = 1e4 nats (IPO) and its gradient below
+# float32's maximum (e^30 * 1e4 ~ 1e17; squared 1e34 < 3.4e38). Below the cap the link is exact.
+LINK_EXP_CAP = 30.0
+
+
+def capped_expm1(x: torch.Tensor, cap: float = LINK_EXP_CAP) -> torch.Tensor:
+    """expm1(x) for x <= cap, continued linearly beyond: expm1(cap) + e^cap (x - cap). Same shape as x."""
+    return torch.expm1(x.clamp(max=cap)) + math.exp(cap) * (x - cap).clamp(min=0.0)
+
+
+def tangent_extended(g, r: torch.Tensor, knots: tuple[float, float, float, float]) -> torch.Tensor:
+    """``g(r)`` on [lo, hi], continued along its tangents beyond; ``knots`` = (lo, hi, g'(lo), g'(hi))."""
+    lo, hi, slope_lo, slope_hi = knots
+    return g(r.clamp(lo, hi)) + slope_hi * (r - hi).clamp(min=0.0) + slope_lo * (r - lo).clamp(max=0.0)
+
+
+def tangent_knots(g, cap: float = LINK_EXP_CAP) -> tuple[float, float, float, float]:
+    """Where a generic link leaves g(r) = f'(exp r) for its tangent: (lo, hi, g'(lo), g'(hi)).
+
+    Each knot starts at -/+ ``cap`` and moves towards 0 until |g| and |g'| there are at most e^cap (float64
+    autograd), so a link growing faster than e^r (e.g. f'(u) ~ u^2) is bounded like the built-ins; a
+    non-finite slope becomes 0.
+    """
+    bound = math.exp(cap)
+    knots = []
+    for sign in (-1.0, 1.0):
+        c = cap
+        while True:
+            x = torch.tensor(sign * c, dtype=torch.float64, requires_grad=True)
+            with torch.enable_grad():
+                y = g(x)
+                (slope,) = torch.autograd.grad(y, x, allow_unused=True)
+            value, slope = float(y.detach()), (0.0 if slope is None else float(slope))
+            if c <= 1.0 or (abs(value) <= bound and abs(slope) <= bound):
+                break
+            c *= 0.9
+        knots.append((sign * c, slope if math.isfinite(slope) else 0.0))
+    (lo, s_lo), (hi, s_hi) = knots
+    return lo, hi, s_lo, s_hi
+
+
+# -- divergences near p = q ---------------------------------------------------------------------------
+# Per-token terms q f(p/q) that are second order in d = log p - log q must be computed as such: forms like
+# p (log p - log m) + q (log q - log m) cancel their first-order parts and, in float32, leave rounding of
+# the size of the result (JS lost every digit and went negative). The helpers below are exact to a few ulps
+# relative to the result for every d; the first-party terms are >= 0 token by token, so D >= 0 always.
+NEAR = 1.0  # |d| (or |x|) below which the series / small-argument forms are used
+
+
+_EXPM1MX_COEFS = tuple(1.0 / math.factorial(k) for k in range(2, 18))  # 1/2!, ..., 1/17!
+
+
+def expm1mx(t: torch.Tensor) -> torch.Tensor:
+    """e^t - 1 - t without cancellation: Taylor series to t^17 for |t| < 1/2 (float64-exact), expm1(t) - t beyond."""
+    small = t.abs() < 0.5
+    ts = torch.where(small, t, torch.zeros_like(t))
+    acc = torch.full_like(ts, _EXPM1MX_COEFS[-1])
+    for c in reversed(_EXPM1MX_COEFS[:-1]):  # Horner: sum_k t^k / k!
+        acc = acc * ts + c
+    tl = torch.where(small, torch.ones_like(t), t)
+    return torch.where(small, acc * ts * ts, torch.expm1(tl) - tl)
+
+
+def near_far(d: torch.Tensor, near, far) -> torch.Tensor:
+    """``near(d)`` where |d| < NEAR else ``far()``; ``near`` only ever sees |d| < NEAR (finite gradients)."""
+    close = d.abs() < NEAR
+    return torch.where(close, near(torch.where(close, d, torch.zeros_like(d))), far())
+
+
+def sqrt_gap(logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:
+    """sqrt(p) - sqrt(q) from log-masses, as sqrt(q) expm1(d/2) near p = q (no cancellation). [..., V]"""
+    d = logp - logq
+    return near_far(d, lambda dn: torch.exp(0.5 * logq) * torch.expm1(0.5 * dn),
+                    lambda: torch.exp(0.5 * logp) - torch.exp(0.5 * logq))

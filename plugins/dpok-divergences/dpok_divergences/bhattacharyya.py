@@ -6,7 +6,7 @@ import torch
 
 from dpok_framework.components import Divergence, Params
 
-from ._numerics import INF, NEG_INF, check_pair, safe, support
+from ._numerics import INF, NEG_INF, check_pair, safe, sqrt_gap, support
 
 
 class BhattacharyyaParams(Params):
@@ -32,7 +32,7 @@ class Bhattacharyya(Divergence):
         logp, logq = check_pair(self.name, logp, logq)  # [..., V]
         both = support(logp) & support(logq)
         disjoint = ~both.any(-1)  # [...]
-        h2 = 0.5 * ((0.5 * logp).exp() - (0.5 * logq).exp()).pow(2).sum(-1)  # [...], squared Hellinger
+        h2 = 0.5 * sqrt_gap(logp, logq).pow(2).sum(-1)  # [...], squared Hellinger
         small = h2 < 0.5
         near = -torch.log1p(-torch.where(small, h2, torch.zeros_like(h2)))
         s = torch.where(both, 0.5 * (safe(logp, both) + safe(logq, both)), torch.full_like(logp, NEG_INF))

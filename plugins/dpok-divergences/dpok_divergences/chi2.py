@@ -6,7 +6,7 @@ import torch
 
 from dpok_framework.components import Params
 
-from ._numerics import INF
+from ._numerics import INF, capped_expm1, near_far
 from .fdiv_base import FDivergence
 
 
@@ -38,10 +38,12 @@ class PearsonChi2(FDivergence):
         return INF
 
     def interior(self, logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:
-        return (logp.exp() - logq.exp()) ** 2 * torch.exp(-logq)
+        d = logp - logq  # q (e^d - 1)^2 near p = q (no cancellation in p - q)
+        return near_far(d, lambda dn: logq.exp() * torch.expm1(dn) ** 2,
+                        lambda: (logp.exp() - logq.exp()) ** 2 * torch.exp(-logq))
 
     def link(self, r: torch.Tensor) -> torch.Tensor:
-        return 2.0 * torch.expm1(r)
+        return 2.0 * capped_expm1(r)
 
 
 class NeymanChi2(FDivergence):
@@ -68,7 +70,9 @@ class NeymanChi2(FDivergence):
         return 1.0
 
     def interior(self, logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:
-        return (logp.exp() - logq.exp()) ** 2 * torch.exp(-logp)
+        d = logp - logq  # p (e^-d - 1)^2 near p = q
+        return near_far(d, lambda dn: logp.exp() * torch.expm1(-dn) ** 2,
+                        lambda: (logp.exp() - logq.exp()) ** 2 * torch.exp(-logp))
 
     def link(self, r: torch.Tensor) -> torch.Tensor:
-        return -torch.expm1(-2.0 * r)
+        return -capped_expm1(-2.0 * r)

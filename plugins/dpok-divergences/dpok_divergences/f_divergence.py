@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from dpok_framework.components import Params
 from dpok_framework.errors import ConfigError
 
-from .alpha import AlphaDivergence, AlphaParams, check_alpha
+from .alpha import AlphaDivergence, AlphaParams, Convention, check_alpha, check_finite, order_of
 from .chi2 import NeymanChi2, PearsonChi2
 from .fdiv_base import FDivergence
 from .forward_kl import ForwardKL
@@ -44,16 +44,14 @@ class FDivergenceParams(Params):
                                            "((u-1)^2), neyman_chi2 ((1-u)^2/u), total_variation (|u-1|/2), "
                                            "alpha (needs `alpha`).")
     alpha: float = AlphaParams.model_fields["alpha"]
-
-    @field_validator("alpha")
-    @classmethod
-    def _check_alpha(cls, v: float) -> float:
-        return check_alpha(v)
+    convention: Convention = AlphaParams.model_fields["convention"]
 
     @model_validator(mode="after")
     def _alpha_only_for_alpha(self) -> "FDivergenceParams":
-        if "alpha" in self.model_fields_set and self.f != "alpha":
-            raise ValueError(f"`alpha` only applies to f='alpha' (got f={self.f!r}); remove it or set f: alpha")
+        for key in ("alpha", "convention"):
+            if key in self.model_fields_set and self.f != "alpha":
+                raise ValueError(f"`{key}` only applies to f='alpha' (got f={self.f!r}); remove it or set f: alpha")
+        check_alpha(order_of(check_finite(self.alpha), self.convention))
         return self
 
 
@@ -76,11 +74,13 @@ class NamedFDivergence(FDivergence):
 
     def _setup(self) -> None:
         cls = GENERATORS[self.params.f]
-        self.generator = cls(alpha=self.params.alpha) if cls is AlphaDivergence else cls()
+        self.generator = (cls(alpha=self.params.alpha, convention=self.params.convention)
+                          if cls is AlphaDivergence else cls())
         self.symmetric = self.generator.symmetric
         self.upper_bound = self.generator.upper_bound
         self.has_link = self.generator.has_link
         self.link_scale = self.generator.link_scale
+        self.tilt = self.generator.tilt
 
     def f(self, u: torch.Tensor) -> torch.Tensor:
         return self.generator.f(u)

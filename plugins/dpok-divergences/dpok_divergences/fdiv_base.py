@@ -10,6 +10,8 @@ so D_f is finite on disjoint supports exactly when f(0) and f*(0) are, and then
 D_f <= f(0) + f*(0) (the bound is attained by disjoint supports); this bound becomes the instance's
 ``upper_bound`` automatically. The f-DPO link (Wang et al. 2023, arXiv 2309.16240) is
 psi(r) = f'(exp r).
+Exponential links follow their formula while the exponent is <= 30 and their tangent beyond
+(``_numerics.LINK_EXP_CAP``), so they stay finite in float32 for summed log-ratios of any size.
 
 A third-party f-divergence subclasses :class:`FDivergence`, sets ``name`` (and ``symmetric`` if
 f(u) = u f(1/u)), implements ``f`` and ``f_prime`` as elementwise torch functions, and registers
@@ -27,7 +29,7 @@ import torch
 
 from dpok_framework.components import Divergence
 
-from ._numerics import INF, check_pair, edge_term, safe, support
+from ._numerics import INF, check_pair, edge_term, safe, support, tangent_extended, tangent_knots
 
 
 class FDivergence(Divergence, metaclass=abc.ABCMeta):
@@ -35,9 +37,13 @@ class FDivergence(Divergence, metaclass=abc.ABCMeta):
 
     is_f_divergence = True
     has_link = True
+    # c in the tilted generator f(u) - c (u - 1) that ``interior`` computes (same D for normalised p, q;
+    # built-ins use c = f'(1) so each term is >= 0 and second order near p = q); the edge limits follow it
+    tilt = 0.0
 
     def __init__(self, params=None, **kwargs) -> None:
         super().__init__(params, **kwargs)
+        self._link_knots: tuple[float, float, float, float] | None = None  # default link's tangent points
         self._setup()
         if self.upper_bound is None:
             bound = self.f_zero() + self.f_star_zero()
@@ -76,7 +82,7 @@ class FDivergence(Divergence, metaclass=abc.ABCMeta):
 
     # -- evaluation -------------------------------------------------------------------------
     def interior(self, logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:
-        """q f(p/q) elementwise for finite log-masses (entries where both p, q > 0).
+        """q f(p/q) - tilt (p - q) elementwise for finite log-masses (entries where both p, q > 0).
 
         The default exponentiates u = p/q, which overflows for extreme ratios; built-ins override it
         with a form computed from log-masses.
@@ -93,9 +99,9 @@ class FDivergence(Divergence, metaclass=abc.ABCMeta):
         t = torch.where(both, inner, torch.zeros_like(inner))
         only_q, only_p = pos_q & ~pos_p, pos_p & ~pos_q
         if bool(only_q.any()):
-            t = t + edge_term(logq.exp(), only_q, self.f_zero())
+            t = t + edge_term(logq.exp(), only_q, self.f_zero() + self.tilt)
         if bool(only_p.any()):
-            t = t + edge_term(logp.exp(), only_p, self.f_star_zero())
+            t = t + edge_term(logp.exp(), only_p, self.f_star_zero() - self.tilt)
         return t
 
     def forward(self, logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:
@@ -103,5 +109,16 @@ class FDivergence(Divergence, metaclass=abc.ABCMeta):
         return self.terms(logp, logq).sum(-1)  # [...]
 
     def link(self, r: torch.Tensor) -> torch.Tensor:
-        """psi(r) = f'(exp r) on log-ratios r (any shape)."""
+        """psi(r) = f'(exp r) on log-ratios r (any shape), exact for |r| <= LINK_EXP_CAP (30 nats).
+
+        Beyond that (or sooner, where |psi| or |psi'| would pass e^30) the default continues psi along its
+        tangent (knots found once in float64), so a third-party link stays finite in value and gradient
+        however large |r| gets; override ``link`` with a closed form (see ``_numerics.capped_expm1``) to
+        control the tails yourself.
+        """
+        if self._link_knots is None:
+            self._link_knots = tangent_knots(self._exp_link)
+        return tangent_extended(self._exp_link, r, self._link_knots)
+
+    def _exp_link(self, r: torch.Tensor) -> torch.Tensor:
         return self.f_prime(torch.exp(r))

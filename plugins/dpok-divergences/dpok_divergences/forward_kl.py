@@ -6,7 +6,7 @@ import torch
 
 from dpok_framework.components import Params
 
-from ._numerics import INF
+from ._numerics import INF, capped_expm1, expm1mx, near_far
 from .fdiv_base import FDivergence
 
 
@@ -24,6 +24,7 @@ class ForwardKL(FDivergence):
     name = "forward_kl"
     summary = "KL(pi_ref || pi) (mass-covering); link psi(r) = -exp(-r)"
     Params = ForwardKLParams
+    tilt = -1.0  # f'(1): terms q log(q/p) + p - q
 
     def f(self, u: torch.Tensor) -> torch.Tensor:
         return -torch.log(u)
@@ -38,7 +39,9 @@ class ForwardKL(FDivergence):
         return 0.0
 
     def interior(self, logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:
-        return logq.exp() * (logq - logp)  # q log(q/p)
+        # q log(q/p) + p - q = q (e^d - 1 - d), d = log p - log q: >= 0 and second order near p = q
+        q, d = logq.exp(), logp - logq
+        return near_far(d, lambda dn: q * expm1mx(dn), lambda: logp.exp() - q - q * d)
 
     def link(self, r: torch.Tensor) -> torch.Tensor:
-        return -torch.exp(-r)
+        return -1.0 - capped_expm1(-r)  # -exp(-r), tangent beyond -r = LINK_EXP_CAP

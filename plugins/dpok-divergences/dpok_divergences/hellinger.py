@@ -6,6 +6,7 @@ import torch
 
 from dpok_framework.components import Params
 
+from ._numerics import capped_expm1, sqrt_gap
 from .fdiv_base import FDivergence
 
 
@@ -39,7 +40,7 @@ class Hellinger(FDivergence):
         return 0.5
 
     def interior(self, logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:
-        return 0.5 * (torch.exp(0.5 * logp) - torch.exp(0.5 * logq)) ** 2
+        return 0.5 * sqrt_gap(logp, logq) ** 2
 
     def link(self, r: torch.Tensor) -> torch.Tensor:
-        return -0.5 * torch.expm1(-0.5 * r)
+        return -0.5 * capped_expm1(-0.5 * r)

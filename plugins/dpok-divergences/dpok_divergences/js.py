@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from dpok_framework.components import Params
 
-from ._numerics import LOG2
+from ._numerics import LOG2, NEAR, near_far
 from .fdiv_base import FDivergence
 
 
@@ -42,8 +42,16 @@ class JS(FDivergence):
         return 0.5 * LOG2
 
     def interior(self, logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:
-        logm = torch.logaddexp(logp, logq) - LOG2  # log (p + q)/2, [..., V]
-        return 0.5 * (logp.exp() * (logp - logm) + logq.exp() * (logq - logm))
+        # with m = (p + q)/2 and x = (log p - log q)/2 the term is m (x tanh x - log cosh x) >= 0; the
+        # p log(p/m) + q log(q/m) form cancels to rounding in float32 near p = q
+        m = torch.exp(torch.logaddexp(logp, logq) - LOG2)  # [..., V]
+        x = 0.5 * (logp - logq)
+
+        def far() -> torch.Tensor:  # log 2 - softplus(-2|x|) - 2|x| sigmoid(-2|x|), |x| >= 1
+            ax = x.abs().clamp(min=NEAR)
+            return LOG2 - F.softplus(-2.0 * ax) - 2.0 * ax * torch.sigmoid(-2.0 * ax)
+
+        return m * near_far(x, lambda xn: xn * torch.tanh(xn) - torch.log1p(2.0 * torch.sinh(0.5 * xn) ** 2), far)
 
     def link(self, r: torch.Tensor) -> torch.Tensor:
         return LOG2 - F.softplus(-r)

@@ -6,7 +6,7 @@ import torch
 
 from dpok_framework.components import Params
 
-from ._numerics import INF
+from ._numerics import INF, expm1mx, near_far
 from .fdiv_base import FDivergence
 
 
@@ -25,6 +25,7 @@ class KL(FDivergence):
     name = "kl"
     summary = "KL(pi || pi_ref); link psi(r) = r (plain DPO)"
     Params = KLParams
+    tilt = 1.0  # f'(1): terms p log(p/q) - p + q
 
     def f(self, u: torch.Tensor) -> torch.Tensor:
         return torch.xlogy(u, u)
@@ -39,7 +40,9 @@ class KL(FDivergence):
         return INF
 
     def interior(self, logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:
-        return logp.exp() * (logp - logq)  # p log(p/q)
+        # p log(p/q) - p + q = p (e^-d - 1 + d), d = log p - log q: >= 0 and second order near p = q
+        p, d = logp.exp(), logp - logq
+        return near_far(d, lambda dn: p * expm1mx(-dn), lambda: p * (d - 1.0) + logq.exp())
 
     def link(self, r: torch.Tensor) -> torch.Tensor:
         return r + 1.0

@@ -7,7 +7,7 @@ from pydantic import Field, field_validator
 
 from dpok_framework.components import Divergence, Params
 
-from ._numerics import INF, NEG_INF, check_pair, safe, support
+from ._numerics import INF, NEG_INF, check_pair, expm1mx, near_far, safe, support
 
 _EXP_CAP = 50.0  # largest (a - 1) log(p/q) fed to expm1 in the log1p route; beyond it use logsumexp
 
@@ -58,12 +58,22 @@ class Renyi(Divergence):
             infinite = infinite | only_p.any(-1)
         lp, lq = safe(logp, both), safe(logq, both)  # finite stand-ins, [..., V]
 
-        # route 1: log1p(sum_v p_v expm1((a - 1) r_v) - [a < 1] sum_{q_v = 0} p_v)
-        x = (a - 1.0) * (lp - lq)  # [..., V]
+        # route 1: log1p(sum_v p_v expm1((a - 1) r_v) - [a < 1] sum_{q_v = 0} p_v), with each common-support
+        # term tilted by -(a - 1)(p_v - q_v) (their sum, (a - 1)(Q_only_q - P_only_p), is added back from the
+        # edge masses): q [phi(a r) - a phi(r)], phi(t) = e^t - 1 - t, is second order near p = q and of one
+        # sign, so the sum does not cancel in float32
+        r = lp - lq  # [..., V]
+        x = (a - 1.0) * r
         capped = (both & (x > _EXP_CAP)).any(-1)
-        excess = torch.where(both, lp.exp() * torch.expm1(x.clamp(max=_EXP_CAP)), torch.zeros_like(x)).sum(-1)
+        p_, q_ = lp.exp(), lq.exp()
+        tilted = near_far(r, lambda rn: q_ * (expm1mx(a * rn) - a * expm1mx(rn)),
+                          lambda: p_ * torch.expm1(x.clamp(max=_EXP_CAP)) - (a - 1.0) * (p_ - q_))
+        excess = torch.where(both, tilted, torch.zeros_like(x)).sum(-1)
+        mass_only_p = torch.where(only_p, logp.exp(), torch.zeros_like(logp)).sum(-1)  # [...]
+        mass_only_q = torch.where(pos_q & ~pos_p, logq.exp(), torch.zeros_like(logq)).sum(-1)
+        excess = excess + (a - 1.0) * (mass_only_q - mass_only_p)
         if a < 1.0:
-            excess = excess - torch.where(only_p, logp.exp(), torch.zeros_like(logp)).sum(-1)
+            excess = excess - mass_only_p
         use_log1p = (excess.abs() < 0.5) & ~capped  # [...]
 
         # route 2: logsumexp_v(a log p_v + (1 - a) log q_v) over the common support

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from pydantic import Field
 
 from dpok_framework.components import Divergence, Params
@@ -17,15 +17,23 @@ from .sinkhorn import sinkhorn_divergence
 
 class WassersteinParams(Params):
     ground: Literal["auto", "embedding", "ordered"] = Field(
-        "auto", description="Ground cost. embedding: C_vw = 1 - cos(E_v, E_w) from the bound token embeddings "
-                            "(Sinkhorn on the top-k union); ordered: |v - w| on the vocabulary index order "
-                            "(exact 1-D closed form, for genuinely ordered supports); auto: embedding when "
-                            "embeddings are bound, ordered otherwise.")
+        "auto", description="Ground space. embedding: the bound token embeddings with the metric `cost` (Sinkhorn "
+                            "on the top-k union); ordered: |v - w| on the vocabulary index order (exact 1-D closed "
+                            "form, for genuinely ordered supports); auto: embedding when embeddings are bound, "
+                            "ordered otherwise.")
+    cost: Literal["angle", "euclidean", "cosine"] = Field(
+        "angle", description="Embedding ground cost. angle: the arc length arccos(cos(E_v, E_w)) in [0, pi] on the unit "
+                             "sphere, a metric, scale-free (default); euclidean: |E_v - E_w|, a metric in the "
+                             "embedding's own units (set epsilon accordingly); cosine: 1 - cos, NOT a metric (half the "
+                             "squared chord, so the value approximates W2^2/2 on the sphere rather than W1). A zero "
+                             "embedding row has no direction: under angle/cosine it is at pi/2 (cost 1) from every "
+                             "other token; every token is at 0 from itself.")
     top_k: int = Field(64, gt=0, description="Embedding ground: transport is restricted to the union of the top-k "
                                              "tokens of p and of q (restricted masses renormalised).")
     epsilon: float = Field(0.05, gt=0.0, description="Entropic regularisation of Sinkhorn, in cost units "
-                                                     "(1 - cos lies in [0, 2]). Smaller is closer to exact W1 "
-                                                     "but needs more iterations.")
+                                                     "(angle: radians in [0, pi]). The debiased value is within "
+                                                     "about epsilon of exact W1 (docs/divergences.md); smaller is "
+                                                     "closer but needs more iterations.")
     max_iter: int = Field(200, gt=0, description="Sinkhorn iterations at the target epsilon (after eps-scaling).")
     tol: float = Field(1e-4, gt=0.0, description="Stop when the L1 error of the plan's marginals is below tol.")
 
@@ -34,7 +42,8 @@ class Wasserstein(Divergence):
     """Wasserstein-1 distance W(p, q) = min_{G in Pi(p, q)} sum_vw G_vw C_vw; symmetric; penalty only.
 
     * embedding ground (after ``bind_token_embeddings(weight [V, d])``; the engine binds the
-      policy's input embeddings): C_vw = 1 - cos(E_v, E_w) on the union U of the top-k tokens of p
+      policy's input embeddings): C_vw = the angle between E_v and E_w (``cost``; a true metric, so the
+      value is W1 on the sphere) on the union U of the top-k tokens of p
       and of q, masses restricted to U and renormalised; the debiased Sinkhorn divergence
       S_eps = OT_eps(p,q) - (OT_eps(p,p) + OT_eps(q,q))/2 in the log domain, which is 0 at p = q and
       tends to W as eps -> 0. The cost is a fixed geometry (detached): the penalty moves the policy,
@@ -47,7 +56,7 @@ class Wasserstein(Divergence):
     """
 
     name = "wasserstein"
-    summary = "Wasserstein-1: Sinkhorn over top-k tokens with 1 - cos embedding cost, or exact 1-D (ordered)"
+    summary = "Wasserstein-1: Sinkhorn over top-k tokens with the embedding angle as ground metric, or exact 1-D"
     symmetric = True
     Params = WassersteinParams
 
@@ -99,10 +108,35 @@ class Wasserstein(Divergence):
         la = la - torch.logsumexp(la, dim=-1, keepdim=True)  # renormalise on the union
         lb = lb - torch.logsumexp(lb, dim=-1, keepdim=True)
         with torch.no_grad():
-            e = F.normalize(emb.to(device=logp.device)[idx].to(logp.dtype), dim=-1)  # [..., 2k, d]
-            cost = (1.0 - e @ e.transpose(-1, -2)).clamp_min(0.0)  # [..., 2k, 2k], 1 - cos
+            cost = ground_cost(emb.to(device=logp.device)[idx].to(logp.dtype), idx, self.params.cost)  # [..., 2k, 2k]
         p = self.params
         return sinkhorn_divergence(la, lb, cost, p.epsilon, p.max_iter, p.tol)
+
+
+def ground_cost(e: torch.Tensor, idx: torch.Tensor, kind: str) -> torch.Tensor:
+    """Cost matrix ``[..., n, n]`` between the embeddings ``e [..., n, d]`` of tokens ``idx [..., n]``.
+
+    angle: 2 asin(|u_v - u_w| / 2) for unit vectors u (the arc length, accurate near 0 unlike arccos of a
+    rounded cosine); euclidean: |E_v - E_w|; cosine: 1 - cos. A zero row (no direction) is at pi/2 (angle)
+    or 1 (cosine) from every other token, which keeps the angle a metric; a token is at 0 from itself.
+    """
+    if kind == "euclidean":
+        cost = torch.cdist(e, e, compute_mode="donot_use_mm_for_euclid_dist")
+    else:
+        norm = e.norm(dim=-1, keepdim=True)  # [..., n, 1]
+        zero = norm.squeeze(-1) == 0  # [..., n]
+        u = e / norm.clamp_min(torch.finfo(e.dtype).tiny)
+        if kind == "angle":
+            chord = torch.cdist(u, u, compute_mode="donot_use_mm_for_euclid_dist")
+            cost = 2.0 * torch.asin((0.5 * chord).clamp(max=1.0))
+            orthogonal = math.pi / 2
+        else:
+            cost = (1.0 - u @ u.transpose(-1, -2)).clamp_min(0.0)
+            orthogonal = 1.0
+        either = zero.unsqueeze(-1) | zero.unsqueeze(-2)  # [..., n, n]
+        cost = torch.where(either, torch.full_like(cost, orthogonal), cost)
+    same = idx.unsqueeze(-1) == idx.unsqueeze(-2)  # [..., n, n] the same token (also repeated ids)
+    return torch.where(same, torch.zeros_like(cost), cost)
 
 
 def ordered_w1(logp: torch.Tensor, logq: torch.Tensor) -> torch.Tensor:

@@ -19,6 +19,7 @@ class RobustLoss(PreferenceLoss):
 
     Its expectation under labels flipped with probability eps equals the clean DPO loss; it can be
     negative for a single pair (unlike cDPO's label smoothing, which is a different estimator).
+    Identical to TRL 1.16's ``robust``. L(+inf) = 0 for eps = 0 and -inf for eps > 0.
     """
 
     name = "robust"
@@ -27,4 +28,7 @@ class RobustLoss(PreferenceLoss):
 
     def forward(self, margin: torch.Tensor, beta: float) -> torch.Tensor:
         eps = self.params.label_smoothing
-        return (-(1.0 - eps) * F.logsigmoid(margin) + eps * F.logsigmoid(-margin)) / (1.0 - 2.0 * eps)
+        clean = F.softplus(-margin)  # -log sigmoid(m)
+        if eps == 0.0:  # no eps * log sigmoid(-m) term: m = +inf gives 0, not 0 * -inf
+            return clean
+        return ((1.0 - eps) * clean - eps * F.softplus(margin)) / (1.0 - 2.0 * eps)
