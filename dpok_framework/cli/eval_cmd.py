@@ -16,7 +16,8 @@ def _fmt(v) -> str:
 @click.argument("target", type=click.Path(exists=True, file_okay=False))
 @click.option("--data", "data", default=None, type=click.Path(exists=True, dir_okay=False),
               help="Held-out preference pairs (JSON/JSONL(.gz)/Parquet; the run's data.format). "
-                   "Default: the run's data.eval file.")
+                   "Default: the run's data.eval file, else the held-out split the run recorded when it cut "
+                   "data.eval_fraction off data.train (RUN/heldout_split.json).")
 @click.option("--reference", type=str, default=None,
               help="Reference model directory (default: the run's model.reference, else its model.path).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,

@@ -14,6 +14,7 @@ from .eval_cmd import eval_command
 from .plugins_cmd import plugins_command
 from .report_cmd import report_command
 from .select_cmd import select_command
+from .sweep_cmd import sweep_group
 from .train_cmd import train_command
 
 
@@ -60,6 +61,7 @@ cli.add_command(analyze_command)
 cli.add_command(report_command)
 cli.add_command(train_command)
 cli.add_command(select_command)
+cli.add_command(sweep_group)
 
 
 def main() -> None:  # console-script target

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..config import load_config
+from ..report.heldout import format_uncertainty, heldout_uncertainty
 
 
 def format_summary(summary: dict) -> str:
@@ -27,6 +28,10 @@ def format_summary(summary: dict) -> str:
         lines.append(f"  {'reward accuracy (TRL)':34}{ev.get('rewards/accuracies', float('nan')):>16.3f}{'-':>12}")
         lines.append(f"  {'mean reward margin beta*(r+ - r-)':34}{ev.get('rewards/margins', float('nan')):>+16.4f}"
                      f"{'0':>12}")
+        u = heldout_uncertainty(summary)
+        if u is not None:
+            lines.append("With uncertainty:")
+            lines += format_uncertainty(u)
     else:
         lines.append("No held-out split (data.eval_fraction: 0 and no data.eval): nothing evaluated.")
     return "\n".join(lines)
@@ -67,6 +72,7 @@ def train_command(config_file: str | None, overrides: tuple[str, ...], resume: b
 
     if not PartialState().is_main_process:
         return
+    card = (result.run_dir / "model" / "README.md").is_file()
     s = result.summary
     click.echo("")
     if engine.finished is not None:
@@ -76,6 +82,6 @@ def train_command(config_file: str | None, overrides: tuple[str, ...], resume: b
                f"(stopped by {result.stopped_by}; {s.get('skipped_steps', 0)} non-finite steps skipped).")
     click.echo(format_summary(s))
     run = result.run_dir
-    click.echo(f"Outputs in {run}/: model/ (safetensors + tokenizer), config.yaml, metrics.jsonl, summary.json"
+    click.echo(f"Outputs in {run}/: model/ (safetensors + tokenizer{', README.md model card' if card else ''}), config.yaml, metrics.jsonl, summary.json"
                + (", kernel.pt" if (run / "kernel.pt").exists() else "")
                + (", checkpoints/" if (run / "checkpoints").exists() else ""))

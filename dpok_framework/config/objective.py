@@ -28,8 +28,11 @@ class KernelConfig(Section):
     embedder: ComponentSpec = Field(default_factory=lambda: ComponentSpec(name="policy_hidden"))
     fit_samples: int = Field(256, gt=1, description="Training pairs used to fit data-dependent kernel "
                                                      "parameters (median bandwidth, covariance).")
-    lr: float | None = Field(None, gt=0.0, description="Learning rate of kernel parameters "
-                                                        "(default: training.lr).")
+    lr: float | None = Field(0.05, gt=0.0, description="Learning rate of the kernel's own parameters (HMK "
+                                                        "mixture logits, learnable bandwidths); null: "
+                                                        "training.lr. The default moves a logit by up to ~1 "
+                                                        "in 20 Adam steps, so mixtures learn in a short run; "
+                                                        "a policy lr (~1e-5) would leave them at their init.")
 
 
 class DivergenceConfig(Section):

@@ -47,6 +47,7 @@ from .gather import PairGatherer
 from ..objective.logps import forward_logps
 from ..objective.objective import ReferenceOutput
 from .heldout import heldout_metrics
+from .heldout_split import SPLIT_FILE, has_recorded_split, load_recorded_split
 from .preference import PairLogps, per_pair_table, preference_metrics
 from .rundir import EVAL_DIR, EVAL_JSON, PAIRS_CSV, is_run_dir, read_json, read_metrics, write_json
 
@@ -266,16 +267,21 @@ def evaluate(target: str | Path, data: str | Path | None = None, reference: str 
     """
     tgt = resolve_target(target, reference, beta)
     cfg = tgt.config
+    recorded = data is None and cfg.data.eval is None and tgt.run_dir is not None and has_recorded_split(tgt.run_dir)
     if data is None:
         data = cfg.data.eval
-        if data is None:
-            raise ConfigError(f"{target}: no held-out data given and the run has no data.eval file (its held-out "
-                              "split was cut from data.train): pass --data HELD_OUT")
+        if data is None and not recorded:
+            raise ConfigError(f"{target}: no held-out data given, the run has no data.eval file and no recorded "
+                              f"held-out split ({SPLIT_FILE}): pass --data HELD_OUT")
     registry = registry or get_registry()
     accelerator = accelerator or Accelerator(cpu=not torch.cuda.is_available())
     tokenizer, policy, ref_model = _load_frozen_models(tgt, cfg, accelerator.device)
     with accelerator.main_process_first():
-        raw, ds = load_eval_pairs(data, tokenizer, cfg, max_samples)
+        if recorded:  # the pairs the run held out of data.train, as recorded at training time
+            raw = load_recorded_split(tgt.run_dir, cfg.data, tokenizer, max_samples)
+            ds, data = tokenize_pairs(raw, tokenizer, cfg.data), tgt.run_dir / SPLIT_FILE
+        else:
+            raw, ds = load_eval_pairs(data, tokenizer, cfg, max_samples)
 
     objective = build_objective(cfg, registry, policy)
     kernel = objective.kernel

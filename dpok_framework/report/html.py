@@ -22,6 +22,7 @@ from ..evaluation.drift import drift_summary, generalisation_drift
 from ..evaluation.rundir import (EVAL_DIR, EVAL_JSON, HTSR_JSON, last_values, metric_keys, read_json,
                                  read_metrics)
 from . import plots
+from .heldout import heldout_uncertainty
 
 REPORT_DIR = "report"
 INDEX = "index.html"
@@ -101,15 +102,52 @@ class _Images:
 
 
 def _config_summary(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The fields a reader needs to reproduce or compare the run (the full config is config.yaml)."""
+    model = cfg.get("model") or {}
+    data = cfg.get("data") or {}
     loss = cfg.get("loss") or {}
     kernel = cfg.get("kernel") or {}
     div = cfg.get("divergence") or {}
+    tr = cfg.get("training") or {}
     name = lambda spec: spec.get("name") if isinstance(spec, dict) else spec  # noqa: E731
-    return {"model.path": (cfg.get("model") or {}).get("path"), "loss": loss.get("name"), "beta": loss.get("beta"),
-            "kernel": kernel.get("name"), "gamma": kernel.get("gamma"),
-            "kernel.embedder": name(kernel.get("embedder") or {}),
-            "divergence.link": name(div.get("link") or {}), "divergence.penalty": name(div.get("penalty")),
-            "divergence.alpha": div.get("alpha")}
+    params = lambda spec: spec.get("params") if isinstance(spec, dict) else None  # noqa: E731
+    bs, accum = tr.get("batch_size"), tr.get("gradient_accumulation_steps")
+    out = {"model.path": model.get("path"), "model.reference": model.get("reference"),
+           "data.train": data.get("train") if data.get("train") else "bundled HH-RLHF harmless-base subset",
+           "data.eval": data.get("eval") if data.get("eval") else f"eval_fraction {data.get('eval_fraction')} "
+                                                                  f"of data.train (seed {data.get('seed')})",
+           "data.max_length": data.get("max_length"), "loss": loss.get("name"), "beta": loss.get("beta"),
+           "kernel": kernel.get("name"), "kernel.params": _compact(kernel.get("params")),
+           "gamma": kernel.get("gamma"), "kernel.lr": kernel.get("lr"),
+           "kernel.entropy_weight": kernel.get("entropy_weight"), "kernel.embedder": name(kernel.get("embedder") or {}),
+           "divergence.link": name(div.get("link") or {}), "divergence.link.params": _compact(params(div.get("link"))),
+           "divergence.penalty": name(div.get("penalty")), "divergence.alpha": div.get("alpha"),
+           "training.lr": tr.get("lr"), "training.batch_size": bs,
+           "training.gradient_accumulation_steps": accum,
+           "pairs per optimizer step (per process)": bs * accum if isinstance(bs, int) and isinstance(accum, int)
+           else None, "training.max_steps": tr.get("max_steps"), "training.max_time_s": tr.get("max_time_s"),
+           "training.lr_scheduler": tr.get("lr_scheduler"), "training.seed": tr.get("seed")}
+    return {k: v for k, v in out.items() if k in _ALWAYS or v not in (None, "", {})}
+
+
+_ALWAYS = {"model.path", "data.train", "data.eval", "loss", "beta", "kernel", "gamma", "divergence.link",
+           "training.lr", "training.batch_size"}
+
+
+def _compact(d: Any) -> str | None:
+    """A params mapping as one short line (``sigma=median, degree=2``); None when empty."""
+    if not isinstance(d, dict) or not d:
+        return None
+    return ", ".join(f"{k}={v}" for k, v in d.items())
+
+
+def _dedupe_steps(points: list) -> list:
+    """One drift point per step (the last): a run that evaluates at its last step and again at the end
+    logs two eval records for that step."""
+    last: dict[int, Any] = {}
+    for p in points:
+        last[p.step] = p
+    return [last[s] for s in sorted(last)]
 
 
 def _final_values_section(records: list[dict]) -> str:
@@ -145,6 +183,37 @@ def _selection_section(run: Path, out: Path, img) -> str:
     return '<h2 id="selection">Data-driven selection (auto)</h2>' + body
 
 
+def _heldout_section(summary: Any) -> str:
+    """Held-out accuracies of policy and reference with exact intervals and the verdict ("" without)."""
+    u = heldout_uncertainty(summary) if isinstance(summary, dict) else None
+    if u is None:
+        return ""
+    rows = "".join(f'<tr data-metric="{html.escape(r["label"])}" data-source="heldout">'
+                   f'<th>{html.escape(r["label"])}</th>{num_cell(r["value"])}{num_cell(r["low"])}'
+                   f'{num_cell(r["high"])}</tr>' for r in u["rows"])
+    return (f'<h2 id="heldout">Held-out: policy vs reference ({u["n_pairs"]} pairs)</h2>'
+            f'<table data-table="heldout"><tr><th></th><th>value</th><th>{u["level"]:.0%} low</th>'
+            f'<th>high</th></tr>{rows}</table>'
+            f'<p data-verdict="heldout"><b>Verdict</b>: {html.escape(u["verdict"])}.</p>')
+
+
+def _drift_section(records: list[dict], out: Path, img) -> str:
+    """Train - held-out accuracy gap over training, one row per eval step, units on every number."""
+    drift = _dedupe_steps(generalisation_drift(records))
+    if not drift:
+        return ""
+    ds = drift_summary(drift)
+    ds = {"final_gap (accuracy points)": ds["final_gap"], "max_gap (accuracy points)": ds["max_gap"],
+          "drift_slope (accuracy points per 1000 steps)": ds["drift_slope"]}
+    rows = "".join(f'<tr data-step="{p.step}">{num_cell(p.step)}{num_cell(p.train)}{num_cell(p.eval)}'
+                   f"{num_cell(p.gap)}</tr>" for p in drift)
+    return ('<h2 id="drift">Generalisation drift (preference accuracy)</h2>'
+            + img.tag(plots.drift_plot(drift, out / "drift.png"), "generalisation drift")
+            + kv_table(ds, "drift_summary")
+            + '<table data-table="drift"><tr><th>step</th><th>train</th><th>held-out</th><th>gap</th></tr>'
+            + rows + "</table>")
+
+
 def build_report(run_dir: str | Path, out_dir: str | Path | None = None, embed_images: bool = True) -> Path:
     """Write ``<out_dir>/index.html`` (default ``RUN_DIR/report``) and its PNGs; returns the HTML path."""
     run = Path(run_dir)
@@ -163,14 +232,18 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None, embed_i
     summary = read_json(run / "summary.json")
     if summary:
         parts.append('<h2 id="summary">Run summary</h2>' + kv_table(_flat(summary), "summary"))
+        parts.append(_heldout_section(summary))
 
     parts.append(_final_values_section(records))
 
     parts.append('<h2 id="curves">Training curves</h2>'
                  + (img.tag(plots.training_curves(records, out / "training_curves.png"), "training curves")
                     or '<p class="muted">no loss/reward metrics logged</p>'))
-    sections = [("kernel/weights/", "kernel_weights", "Kernel mixture weights (HMK)", "weight"),
-                ("kernel/log_ratio", "kernel_log_ratio", "Kernel log-ratio", "log K(x,y+) - log K(x,y-)"),
+    tag = img.tag(plots.kernel_weight_panels(records, out / "kernel_weights.png"), "kernel mixture weights")
+    if tag:
+        parts.append('<h2 id="kernel_weights">Kernel mixture weights over training (one panel per level)</h2>'
+                     + tag)
+    sections = [("kernel/log_ratio", "kernel_log_ratio", "Kernel log-ratio", "log K(x,y+) - log K(x,y-)"),
                 ("divergence/", "divergence", "Divergence penalty", "D(pi || pi_ref)")]
     for prefix, stem, title, ylabel in sections:
         tag = img.tag(plots.prefixed_curves(records, prefix, title, ylabel, out / f"{stem}.png"), title)
@@ -179,16 +252,7 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None, embed_i
 
     parts.append(_selection_section(run, out, img))
 
-    drift = generalisation_drift(records)
-    if drift:
-        ds = drift_summary(drift)
-        rows = "".join(f'<tr data-step="{p.step}">{num_cell(p.step)}{num_cell(p.train)}{num_cell(p.eval)}'
-                       f"{num_cell(p.gap)}</tr>" for p in drift)
-        parts.append('<h2 id="drift">Generalisation drift (preference accuracy)</h2>'
-                     + img.tag(plots.drift_plot(drift, out / "drift.png"), "generalisation drift")
-                     + kv_table(ds, "drift_summary")
-                     + '<table data-table="drift"><tr><th>step</th><th>train</th><th>held-out</th><th>gap</th></tr>'
-                     + rows + "</table>")
+    parts.append(_drift_section(records, out, img))
 
     ev = read_json(run / EVAL_DIR / EVAL_JSON)
     if isinstance(ev, dict):

@@ -28,7 +28,8 @@ MARKER = ".dpok-run"
 LEDGER_FILE = "privacy_ledger.jsonl"
 #: Entries of a run directory that belong to dpok and are removed by an overwrite.
 OWNED = ("checkpoints", "model", "metrics.jsonl", "summary.json", "kernel.pt", "privacy.json", "config.yaml",
-         "plugins.json", "train.log", "eval", "report", "selection", "dpok")  # dpok/: tracker logs (report_to)
+         "plugins.json", "train.log", "eval", "report", "selection", "dpok",  # dpok/: tracker logs (report_to)
+         "heldout_split.json", "sweep_cell.json")  # the recorded held-out rows; a sweep cell's done marker
 #: Kept across overwrites: the lock, the marker, the append-only privacy ledger.
 KEPT = (LOCK_FILE, MARKER, LEDGER_FILE)
 #: Left-overs of interrupted atomic writes (a temp dir/file that was never renamed into place):

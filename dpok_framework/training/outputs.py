@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 from accelerate.utils import DistributedType
 
+from ..report.model_card import write_model_card
 from ..rundir.files import apply_umask, disk_errors, make_temp_dir, write_json
 from ..rundir.finite import require_finite
 from .checkpoint import latest_checkpoint
@@ -29,6 +30,8 @@ def save_outputs(accelerator, objective, tokenizer, config, run_dir: Path, summa
                               state_dict=sub_state(full, "policy.") if full is not None else None)
         summary["run_dir"] = str(run_dir)
         write_json(run_dir / "summary.json", summary)  # strict: a NaN metric is written as null
+        if config.output.save_model:
+            write_model_card(run_dir)  # model/README.md: base model, data, objective, held-out metrics, versions
     accelerator.wait_for_everyone()
 
 

@@ -26,6 +26,7 @@ from ..config.data import check_position_limit
 from ..config.validate import kernel_use_problems
 from ..data.tokenize import identical_pairs
 from ..errors import ConfigError
+from ..evaluation.heldout_split import record_heldout_split
 from ..lifecycle import Lifecycle, RunState
 from ..models import cache_root, load_models
 from ..objective.kernel_fit import fit_kernel, policy_hidden_embeddings, text_embeddings_for_fit
@@ -173,6 +174,8 @@ class Engine:
         check_position_limit(cfg.data, getattr(models.policy, "config", None), cfg.model.path)
         train_ds, eval_ds, collator, splits = load_data(cfg, models.tokenizer, accelerator, self.train_dataset,
                                                         self.eval_dataset)
+        record_heldout_split(self.run_dir, cfg.data, splits.eval, accelerator.is_main_process,
+                             in_memory=self.train_dataset is not None)  # for `dpok eval RUN` later
         data_report = {"skipped_rows": splits.skipped,
                        "identical_after_truncation": sum(len(identical_pairs(ds)) for ds in (train_ds, eval_ds)
                                                          if ds is not None)}
