@@ -12,14 +12,8 @@ from dpok_framework.config import config_from_dict
 from dpok_framework.engine import Engine, read_metrics
 from dpok_framework.errors import ConfigError
 from engine import tiny as TINY  # the engine tests' tiny model and data helpers
+from engine.tiny import auto_fresh_accelerate  # noqa: F401  (autouse)
 
-
-@pytest.fixture(autouse=True)
-def _fresh_accelerate(monkeypatch, tmp_path):
-    monkeypatch.setenv("DPOK_CACHE", str(tmp_path / "dpok-cache"))
-    TINY.reset_accelerate()
-    yield
-    TINY.reset_accelerate()
 
 
 def _train(tmp_path, name, model, pairs, data, **kwargs):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from .tiny import reset_accelerate, save_tiny_model, write_pairs
+from .tiny import auto_fresh_accelerate  # noqa: F401  (autouse: clean Accelerate state, private cache)
+from .tiny import save_tiny_model, write_pairs
 
 
 @pytest.fixture(scope="session")
@@ -16,11 +17,3 @@ def tiny_model_dir(tmp_path_factory):
 def pairs_file(tmp_path_factory):
     return write_pairs(tmp_path_factory.mktemp("pairs") / "pairs.jsonl", n=24)
 
-
-@pytest.fixture(autouse=True)
-def _fresh_accelerate(monkeypatch, tmp_path):
-    """Each test gets a clean Accelerate state and its own $DPOK_CACHE."""
-    monkeypatch.setenv("DPOK_CACHE", str(tmp_path / "dpok-cache"))
-    reset_accelerate()
-    yield
-    reset_accelerate()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import random
 from pathlib import Path
@@ -77,3 +79,17 @@ def reset_accelerate() -> None:
     AcceleratorState._reset_state(True)
     GradientState._reset_state()
     PartialState._reset_state()
+
+
+def _fresh_accelerate_state(monkeypatch, tmp_path):
+    """A clean Accelerate state and a private $DPOK_CACHE for each engine-level test."""
+    monkeypatch.setenv("DPOK_CACHE", str(tmp_path / "dpok-cache"))
+    reset_accelerate()
+    yield
+    reset_accelerate()
+
+
+# the same body as an opt-in fixture (request it by name) and as an autouse one (import it into a conftest.py
+# or a test module to apply it to every test there)
+fresh_accelerate = pytest.fixture(_fresh_accelerate_state, name="fresh_accelerate")
+auto_fresh_accelerate = pytest.fixture(_fresh_accelerate_state, autouse=True, name="auto_fresh_accelerate")

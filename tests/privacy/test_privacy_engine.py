@@ -12,14 +12,8 @@ import yaml
 from click.testing import CliRunner
 
 from engine import tiny as TINY  # the engine tests' tiny model and data helpers
+from engine.tiny import auto_fresh_accelerate  # noqa: F401  (autouse)
 
-
-@pytest.fixture(autouse=True)
-def _fresh_accelerate(monkeypatch, tmp_path):
-    monkeypatch.setenv("DPOK_CACHE", str(tmp_path / "dpok-cache"))
-    TINY.reset_accelerate()
-    yield
-    TINY.reset_accelerate()
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.tiny import reset_accelerate, save_tiny_model, write_pairs
+from engine.tiny import auto_fresh_accelerate  # noqa: F401  (autouse: clean Accelerate state, private cache)
+from engine.tiny import save_tiny_model, write_pairs
 
 
 @pytest.fixture(scope="session")
@@ -17,10 +18,3 @@ def tiny_model_dir(tmp_path_factory):
 def pairs_file(tmp_path_factory):
     return write_pairs(tmp_path_factory.mktemp("rel-pairs") / "pairs.jsonl", n=24)
 
-
-@pytest.fixture(autouse=True)
-def _fresh_accelerate(monkeypatch, tmp_path):
-    monkeypatch.setenv("DPOK_CACHE", str(tmp_path / "dpok-cache"))
-    reset_accelerate()
-    yield
-    reset_accelerate()

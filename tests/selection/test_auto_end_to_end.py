@@ -6,16 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from engine.tiny import fresh_accelerate  # noqa: F401  (fixture)
 
-
-@pytest.fixture
-def fresh_accelerate(monkeypatch, tmp_path):
-    from engine.tiny import reset_accelerate
-
-    monkeypatch.setenv("DPOK_CACHE", str(tmp_path / "dpok-cache"))
-    reset_accelerate()
-    yield
-    reset_accelerate()
 
 
 def test_kernel_and_divergence_auto_train_and_record(tmp_path, fresh_accelerate):
