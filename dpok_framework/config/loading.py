@@ -62,6 +62,22 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def set_dotted(data: dict[str, Any], key: str, value: Any, label: str) -> None:
+    """``data["a"]["b"] = value`` for ``key = "a.b"``. A string shorthand (``kernel: rbf``) or a null section on
+    the way becomes a mapping (``{"name": "rbf"}``); a non-mapping is an error starting with ``label``."""
+    node = data
+    parts = key.split(".")
+    for i, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if child is None or isinstance(child, str):
+            child = {"name": child} if isinstance(child, str) else {}
+            node[part] = child
+        elif not isinstance(child, dict):
+            raise ConfigError(f"{label}: {'.'.join(parts[:i + 1])} is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
 def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
     """Apply ``section.field=value`` strings; values are parsed as YAML scalars/lists."""
     for item in overrides:
@@ -72,18 +88,7 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
-        node = data
-        parts = key.strip().split(".")
-        for i, part in enumerate(parts[:-1]):
-            child = node.get(part)
-            if child is None or isinstance(child, str):
-                # `kernel.params.sigma=1` on `kernel: rbf`-style shorthand, or on a null section
-                child = {"name": child} if isinstance(child, str) else {}
-                node[part] = child
-            elif not isinstance(child, dict):
-                raise ConfigError(f"--set {item}: {'.'.join(parts[:i + 1])} is not a section")
-            node = child
-        node[parts[-1]] = value
+        set_dotted(data, key.strip(), value, f"--set {item}")
     return data
 
 

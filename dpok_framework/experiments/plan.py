@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import RunConfig, config_from_dict, dump_config
-from ..config.loading import _deep_merge
+from ..config.loading import _deep_merge, set_dotted
 from ..errors import ConfigError
 from .spec import SweepSpec, slug
 
@@ -71,25 +71,10 @@ class Plan:
         return next((c.group for c in self.cells if c.baseline), None)
 
 
-def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
-    """``data["a"]["b"] = value`` for ``key = "a.b"``; a string shorthand (``link: kl``) becomes a mapping."""
-    node = data
-    parts = key.split(".")
-    for i, part in enumerate(parts[:-1]):
-        child = node.get(part)
-        if child is None or isinstance(child, str):
-            child = {"name": child} if isinstance(child, str) else {}
-            node[part] = child
-        elif not isinstance(child, dict):
-            raise ConfigError(f"sweep override {key}: {'.'.join(parts[:i + 1])} is not a section")
-        node = child
-    node[parts[-1]] = copy.deepcopy(value)
-
-
 def resolve_config(base: dict[str, Any], overrides: dict[str, Any], where: str) -> RunConfig:
     data = _deep_merge(RunConfig().model_dump(mode="json"), copy.deepcopy(base))
     for key, value in overrides.items():
-        set_dotted(data, key, value)
+        set_dotted(data, key, copy.deepcopy(value), f"sweep override {key}")
     return config_from_dict(data, where)
 
 
