@@ -144,7 +144,7 @@ def check_link_shape(d) -> None:
         try:
             check_link_finite(d, far)
         except AssertionError as exc:
-            raise ContractViolation("link_finite", f"{d.name}: {exc} ({dtype}, |r| <= {EXTREME_LOG_RATIO:g}: "
+            raise ContractViolation("link_finite", f"{d.name}: {str(exc).splitlines()[0]} ({dtype}, |r| <= {EXTREME_LOG_RATIO:g}: "
                                                    f"clamp the link, see docs/divergences.md)") from None
 
 

@@ -35,7 +35,7 @@ def check_finite(loss, margins=EXTREME_MARGINS, betas=BETAS) -> None:
             try:
                 check_loss_limits(loss, beta=beta, dtype=dtype)
             except AssertionError as exc:
-                raise ContractViolation("margin_limits", f"{loss.name}: {exc} (beta={beta:g}, {dtype})") from None
+                raise ContractViolation("margin_limits", f"{loss.name}: {str(exc).splitlines()[0]} (beta={beta:g}, {dtype})") from None
 
 
 def check_non_increasing(loss, betas=BETAS) -> None:
