@@ -14,6 +14,7 @@ from typing import Callable
 
 import torch
 
+from ..components.finiteness import EXTREME_LOG_RATIO, check_link_finite
 from .results import ContractViolation, violated
 from .samples import merge_bins, mix, random_log_dists, random_partition
 
@@ -124,7 +125,10 @@ def check_f_axioms(d, p1, q1, p2, q2, ids: torch.Tensor, groups: int, lam: float
 
 
 def check_link_shape(d) -> None:
-    """A declared link is finite and non-decreasing on [-20, 20] and keeps the input's shape."""
+    """A declared link is finite and non-decreasing on [-20, 20] and keeps the input's shape; value and
+    gradient stay finite for |r| up to ``EXTREME_LOG_RATIO`` (1e4 nats) in float32 and float64
+    (:func:`dpok_framework.components.finiteness.check_link_finite`: summed sequence log-ratios of hundreds
+    of nats are ordinary in training)."""
     r = torch.linspace(-20.0, 20.0, 401, dtype=torch.float64)
     with torch.no_grad():
         psi = d.link(r)
@@ -135,6 +139,13 @@ def check_link_shape(d) -> None:
              f"{d.name}: link decreases by {drop:.3g} somewhere on [-20, 20] (psi(r) = f'(exp r) is non-decreasing)")
     violated(d.is_f_divergence, "link_declaration",
              f"{d.name}: has_link=True needs is_f_divergence=True (the link is psi(r) = f'(exp r))")
+    for dtype in (torch.float32, torch.float64):
+        far = torch.linspace(-EXTREME_LOG_RATIO, EXTREME_LOG_RATIO, 2001, dtype=dtype)  # [2001], step 10 nats
+        try:
+            check_link_finite(d, far)
+        except AssertionError as exc:
+            raise ContractViolation("link_finite", f"{d.name}: {str(exc).splitlines()[0]} ({dtype}, |r| <= {EXTREME_LOG_RATIO:g}: "
+                                                   f"clamp the link, see docs/divergences.md)") from None
 
 
 def check_link_gradient(d, lp: torch.Tensor, lq: torch.Tensor) -> None:

@@ -8,6 +8,7 @@ from typing import Callable
 
 import torch
 
+from ..components.finiteness import check_loss_limits
 from .results import ContractViolation, violated
 from .samples import EXTREME_MARGINS
 
@@ -15,6 +16,8 @@ BETAS = (0.01, 0.1, 1.0, 10.0)
 
 
 def check_finite(loss, margins=EXTREME_MARGINS, betas=BETAS) -> None:
+    """Finite value and dL/dm over ``margins``; never NaN at margins +-inf and +-float max
+    (:func:`dpok_framework.components.finiteness.check_loss_limits`), in float64 and float32."""
     for dtype in (torch.float64, torch.float32):
         for beta in betas:
             m = torch.tensor(margins, dtype=dtype, requires_grad=True)  # [B]
@@ -29,6 +32,10 @@ def check_finite(loss, margins=EXTREME_MARGINS, betas=BETAS) -> None:
             bad = ~torch.isfinite(m.grad)
             violated(not bool(bad.any()), "finite_gradients",
                      f"{loss.name}: non-finite dL/dm at margins {m.detach()[bad].tolist()} (beta={beta:g}, {dtype})")
+            try:
+                check_loss_limits(loss, beta=beta, dtype=dtype)
+            except AssertionError as exc:
+                raise ContractViolation("margin_limits", f"{loss.name}: {str(exc).splitlines()[0]} (beta={beta:g}, {dtype})") from None
 
 
 def check_non_increasing(loss, betas=BETAS) -> None:

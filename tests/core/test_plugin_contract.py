@@ -31,6 +31,8 @@ BAD = {  # component -> (kind, the property the failure must name)
     "dpoktest_kl_minus": ("divergence", "identity"),
     "dpoktest_kl_symmetric": ("divergence", "symmetric"),
     "dpoktest_increasing": ("loss", "non_increasing"),
+    "dpoktest_hellinger_overflow": ("divergence", "link_finite"),  # finite on [-20, 20], inf at r = -1e4
+    "dpoktest_nan_at_inf": ("loss", "margin_limits"),
 }
 GOOD = {"dpoktest_gauss": "kernel", "dpoktest_hellinger": "divergence", "dpoktest_logistic": "loss"}
 

@@ -140,3 +140,18 @@ def test_nested_member_params_and_set_covariance(registry, points):
     h.set_covariance(cov)
     h.fit(points(30, 3))
     torch.testing.assert_close(h.members["mahalanobis"].covariance(), cov)
+
+
+def test_hmk_refuses_a_member_that_breaks_its_positivity(registry):
+    """hmk declares strictly_positive (log K is a logsumexp of member logs): an unnormalised polynomial
+    member, whose base s <x, y> + c can be <= 0, is a config error naming the field, not a log_paired crash."""
+    from dpok_framework.errors import ComponentParamsError
+
+    with pytest.raises(ComponentParamsError, match=r"polynomial.*normalize=False"):
+        registry.build("kernel", {"name": "hmk", "params": {"polynomial": {"normalize": False, "offset": 1.0}}})
+    # the member itself, alone, stays allowed and declares itself not strictly positive
+    assert PolynomialKernel(normalize=False, offset=1.0).strictly_positive is False
+    k = registry.build("kernel", {"name": "hmk", "params": {"polynomial": {"degree": 3, "offset": 2.0}}})
+    assert k.strictly_positive
+    x = torch.randn(6, 4, dtype=torch.float64)
+    assert bool(torch.isfinite(k.fit(x).log_paired(x, -x)).all())  # opposite directions: cos = -1, still K > 0

@@ -7,12 +7,24 @@ S_eps(a, b) = OT_eps(a, b) - OT_eps(a, a)/2 - OT_eps(b, b)/2  (Feydy et al. 2019
 >= 0, symmetric, and -> the exact OT cost W(a, b) as eps -> 0 (the entropic bias of the three terms
 cancels to first order).
 
-Weights are given as log-masses ``[..., n]`` (``-inf`` = zero mass) on a common support with cost
-``[..., n, n]``; all leading dims are batch dims (no Python loop over samples). The iterations run
-without autograd, with eps annealed geometrically from the cost's diameter down to ``epsilon``
-(eps-scaling) before iterating at ``epsilon`` until the marginal error is below ``tol``; one last
-differentiable update then gives gradients d OT / d a = f, d OT / d b = g (envelope theorem, up to
-an additive constant), so memory is one ``[..., n, n]`` graph whatever the iteration count.
+Weights are given as log-masses ``[..., n]`` (``-inf`` = zero mass) with cost ``[..., n, m]``; all
+leading dims are batch dims (no Python loop over samples). eps is annealed geometrically from the
+cost's diameter down to ``epsilon`` (eps-scaling), then the cross problem runs alternating Sinkhorn and
+the self problems the averaged symmetric iteration f <- (f + T(f))/2, each row until its plan's
+marginal error is below ``tol`` (L1) or ``max_iter``; a converged row is frozen, so a row's value does
+not depend on the rest of the batch.
+
+Symmetry by construction: :func:`sinkhorn_divergence` puts each pair in a canonical order (the
+lexicographically smaller log-weight row first) before solving, so S(a, b) and S(b, a) run the same
+arithmetic and agree bitwise whatever ``tol`` and ``max_iter``.
+
+Gradients are exact for the computed value (whatever the iteration count): autograd differentiates
+the unrolled iterations. On large problems (``[..., n, m]`` of 2^16 elements or more, e.g. the
+engine's penalty over every token position) each iteration is checkpointed (``torch.utils.checkpoint``),
+so memory is the ``[..., n]`` potentials per iteration plus one ``[..., n, m]`` step at a time in the
+backward pass, never a ``[..., n, m]`` graph per iteration; small problems unroll plainly. The stopping
+rule is the only non-smooth part (the iteration count is piecewise constant in the inputs). The cost is
+treated as data (no gradient).
 """
 
 from __future__ import annotations
@@ -20,18 +32,27 @@ from __future__ import annotations
 import math
 
 import torch
+from torch.utils.checkpoint import checkpoint
 
 _CHECK_EVERY = 5
-
-
-def _softmin(eps: float, cost: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    """-eps * log sum_j exp(h_j - C_ij / eps): ``cost [..., n, m]``, ``h [..., m]`` -> ``[..., n]``."""
-    return _softmin_scaled(eps, -cost / eps, h)
+_CHECKPOINT_NUMEL = 1 << 16  # [..., n, m] elements from which each differentiated iteration is checkpointed
 
 
 def _softmin_scaled(eps: float, neg_cost: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    """:func:`_softmin` with ``neg_cost = -C / eps`` precomputed (the loop at fixed eps)."""
+    """-eps * log sum_j exp(h_j - C_ij / eps) with ``neg_cost = -C / eps [..., n, m]``, ``h [..., m]`` -> ``[..., n]``."""
     return -eps * torch.logsumexp(h.unsqueeze(-2) + neg_cost, dim=-1)
+
+
+def _update(eps: float, neg_cost: torch.Tensor, log_w: torch.Tensor, pot: torch.Tensor) -> torch.Tensor:
+    """The Sinkhorn map T_w(pot) = softmin(log_w + pot / eps), checkpointed when differentiated on a large
+    problem (one ``[..., n, m]`` graph per iteration would be kept otherwise)."""
+    if neg_cost.numel() >= _CHECKPOINT_NUMEL and torch.is_grad_enabled() and (log_w.requires_grad or pot.requires_grad):
+        return checkpoint(_map, eps, neg_cost, log_w, pot, use_reentrant=False)
+    return _map(eps, neg_cost, log_w, pot)
+
+
+def _map(eps: float, neg_cost: torch.Tensor, log_w: torch.Tensor, pot: torch.Tensor) -> torch.Tensor:
+    return _softmin_scaled(eps, neg_cost, log_w + pot / eps)
 
 
 def _eps_schedule(diameter: float, epsilon: float, scaling: float = 0.5) -> list[float]:
@@ -43,84 +64,99 @@ def _eps_schedule(diameter: float, epsilon: float, scaling: float = 0.5) -> list
     return steps + [epsilon]
 
 
+def _marginal_error(log_w: torch.Tensor, pot: torch.Tensor, pot_new: torch.Tensor, eps: float) -> torch.Tensor:
+    """L1 error of one marginal of the plan: sum_i w_i |exp((f_i - T(g)_i) / eps) - 1| -> ``[...]``."""
+    with torch.no_grad():
+        return (log_w.exp() * torch.expm1((pot - pot_new) / eps).abs()).nan_to_num(0.0).sum(-1)
+
+
+def _keep(done: torch.Tensor, old: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
+    return torch.where(done.unsqueeze(-1), old, new)
+
+
 def entropic_ot(log_a: torch.Tensor, log_b: torch.Tensor, cost: torch.Tensor, epsilon: float,
                 max_iter: int = 200, tol: float = 1e-4) -> torch.Tensor:
     """OT_eps(a, b) for log-weights ``[..., n]``, ``[..., m]`` and cost ``[..., n, m]`` -> ``[...]``.
 
-    ``cost`` is treated as given: gradients flow to ``log_a``/``log_b`` (and, first-order, to ``cost``).
+    ``cost`` is treated as data (detached); gradients flow to ``log_a``/``log_b``.
     Weights must each sum to 1 (renormalise restricted masses first).
     """
-    cost_t = cost.transpose(-1, -2)  # [..., m, n]
-    with torch.no_grad():
-        c, ct = cost.detach(), cost_t.detach()
-        la, lb = log_a.detach(), log_b.detach()
-        diameter = float(c.max()) if c.numel() else 0.0
-        schedule = _eps_schedule(max(diameter, epsilon), epsilon)
-        f = torch.zeros_like(la)  # [..., n]
-        g = torch.zeros_like(lb)  # [..., m]
-        for eps in schedule[:-1]:  # annealing: one (symmetrised) update per level
-            f_new = _softmin(eps, c, lb + g / eps)
-            g_new = _softmin(eps, ct, la + f / eps)
-            f, g = 0.5 * (f + f_new), 0.5 * (g + g_new)
-        eps = epsilon
-        a = la.exp()
-        nc, nct = -c / eps, -ct / eps  # [..., n, m], [..., m, n]
-        for it in range(max_iter):
-            f_new = _softmin_scaled(eps, nc, lb + g / eps)
-            if it % _CHECK_EVERY == 0 or it == max_iter - 1:
-                # row marginal of the current plan: a_i exp((f_i - f_new_i) / eps); error in L1
-                err = (a * torch.expm1((f - f_new) / eps).abs()).nan_to_num(0.0).sum(-1)
-                if err.numel() == 0 or float(err.max()) < tol:
-                    f = f_new
-                    break
-            f = f_new
-            g = _softmin_scaled(eps, nct, la + f / eps)
-    # one differentiable extrapolation step from the converged (detached) potentials
-    f_out = _softmin(epsilon, cost, log_b + g / epsilon)  # [..., n], depends on b (and cost)
-    g_out = _softmin(epsilon, cost_t, log_a + f / epsilon)  # [..., m], depends on a (and cost)
-    a_w, b_w = log_a.exp(), log_b.exp()
-    return (a_w * f_out).sum(-1) + (b_w * g_out).sum(-1)
+    c = cost.detach()
+    ct = c.transpose(-1, -2)  # [..., m, n]
+    diameter = float(c.max()) if c.numel() else 0.0
+    f = torch.zeros_like(log_a)  # [..., n]
+    g = torch.zeros_like(log_b)  # [..., m]
+    for eps in _eps_schedule(max(diameter, epsilon), epsilon)[:-1]:  # annealing: one averaged update per level
+        f, g = 0.5 * (f + _update(eps, -c / eps, log_b, g)), 0.5 * (g + _update(eps, -ct / eps, log_a, f))
+    eps = epsilon
+    nc, nct = -c / eps, -ct / eps  # [..., n, m], [..., m, n]
+    done = torch.zeros(f.shape[:-1], dtype=torch.bool, device=f.device)  # [...] converged rows (frozen)
+    for it in range(max_iter):
+        fn = _update(eps, nc, log_b, g)
+        if it % _CHECK_EVERY == 0 or it == max_iter - 1:
+            now = ~done & (_marginal_error(log_a, f, fn, eps) < tol)
+            f = _keep(done, f, fn)
+            done = done | now
+            if bool(done.all()):
+                break
+        else:
+            f = _keep(done, f, fn)
+        g = _keep(done, g, _update(eps, nct, log_a, f))
+    # value: one more step from the final potentials, <a, T_b(g)> + <b, T_a(f)>
+    f_out, g_out = _update(eps, nc, log_b, g), _update(eps, nct, log_a, f)
+    return (log_a.exp() * f_out).sum(-1) + (log_b.exp() * g_out).sum(-1)
 
 
 def self_ot(log_a: torch.Tensor, cost: torch.Tensor, epsilon: float, max_iter: int = 200,
             tol: float = 1e-4) -> torch.Tensor:
     """OT_eps(a, a) for log-weights ``[..., n]`` and a symmetric cost ``[..., n, n]`` -> ``[...]``.
 
-    Uses the symmetric fixed point f = softmin(a + f/eps) with averaged updates
-    f <- (f + T(f))/2: plain alternating Sinkhorn oscillates on symmetric problems and converges
-    very slowly. OT_eps(a, a) = 2 <a, f>.
+    Uses the symmetric fixed point f = T_a(f) with averaged updates f <- (f + T(f))/2: plain
+    alternating Sinkhorn oscillates on symmetric problems and converges very slowly. OT_eps(a, a) = 2 <a, T_a(f)>.
     """
+    c = cost.detach()
+    diameter = float(c.max()) if c.numel() else 0.0
+    f = torch.zeros_like(log_a)  # [..., n]
+    for eps in _eps_schedule(max(diameter, epsilon), epsilon)[:-1]:
+        f = 0.5 * (f + _update(eps, -c / eps, log_a, f))
+    nc = -c / epsilon
+    done = torch.zeros(f.shape[:-1], dtype=torch.bool, device=f.device)
+    for it in range(max_iter):
+        fn = _update(epsilon, nc, log_a, f)
+        if it % _CHECK_EVERY == 0 or it == max_iter - 1:
+            now = ~done & (_marginal_error(log_a, f, fn, epsilon) < tol)
+            f = _keep(done, f, torch.where(now.unsqueeze(-1), fn, 0.5 * (f + fn)))
+            done = done | now
+            if bool(done.all()):
+                break
+        else:
+            f = _keep(done, f, 0.5 * (f + fn))
+    return 2.0 * (log_a.exp() * _update(epsilon, nc, log_a, f)).sum(-1)
+
+
+def canonical_pair(log_a: torch.Tensor, log_b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each row pair ``[..., n]`` ordered so the lexicographically smaller row comes first (an exact total
+    order: the first position where they differ decides), so f(canonical(a, b)) == f(canonical(b, a))."""
     with torch.no_grad():
-        c, la = cost.detach(), log_a.detach()
-        diameter = float(c.max()) if c.numel() else 0.0
-        f = torch.zeros_like(la)  # [..., n]
-        for eps in _eps_schedule(max(diameter, epsilon), epsilon)[:-1]:
-            f = 0.5 * (f + _softmin(eps, c, la + f / eps))
-        a = la.exp()
-        nc = -c / epsilon
-        for it in range(max_iter):
-            f_new = _softmin_scaled(epsilon, nc, la + f / epsilon)
-            if it % _CHECK_EVERY == 0 or it == max_iter - 1:
-                err = (a * torch.expm1((f - f_new) / epsilon).abs()).nan_to_num(0.0).sum(-1)
-                if err.numel() == 0 or float(err.max()) < tol:
-                    f = f_new
-                    break
-            f = 0.5 * (f + f_new)
-    f_out = _softmin(epsilon, cost, log_a + f / epsilon)  # differentiable step, [..., n]
-    return 2.0 * (log_a.exp() * f_out).sum(-1)
+        differ = log_a != log_b  # [..., n]
+        first = differ.to(torch.uint8).argmax(-1, keepdim=True)  # [..., 1], 0 when equal (no swap needed)
+        swap = (log_a.gather(-1, first) > log_b.gather(-1, first)).squeeze(-1)  # [...]
+    return _keep(swap, log_a, log_b), _keep(swap, log_b, log_a)
 
 
 def sinkhorn_divergence(log_a: torch.Tensor, log_b: torch.Tensor, cost: torch.Tensor, epsilon: float,
                         max_iter: int = 200, tol: float = 1e-4) -> torch.Tensor:
     """Debiased S_eps(a, b) on a shared support: ``[..., n]`` weights, symmetric ``[..., n, n]`` cost.
 
-    The cross problem (a, b) runs alternating Sinkhorn; the two self problems (a, a), (b, b) run
-    the symmetric averaged iteration as one stacked batch.
+    The pair is put in canonical order (:func:`canonical_pair`) and the cost symmetrised ((C + C^T)/2),
+    so S_eps(a, b) and S_eps(b, a) are the same computation: symmetric to the last bit.
     """
-    cross = entropic_ot(log_a, log_b, cost, epsilon, max_iter, tol)  # [...]
-    selfs = self_ot(torch.stack([log_a, log_b]), cost.unsqueeze(0), epsilon, max_iter, tol)  # [2, ...]
+    c = cost.detach()
+    c = 0.5 * (c + c.transpose(-1, -2))  # [..., n, n]
+    la, lb = canonical_pair(log_a, log_b)
+    cross = entropic_ot(la, lb, c, epsilon, max_iter, tol)  # [...]
+    selfs = self_ot(torch.stack([la, lb]), c.unsqueeze(0), epsilon, max_iter, tol)  # [2, ...]
     s = (cross - 0.5 * (selfs[0] + selfs[1])).clamp_min(0.0)
-    # a == b (e.g. policy == reference at step 0): exactly 0, the minimum, with zero gradient; the
-    # two solvers would otherwise leave a residue of the order of tol
+    # a == b (e.g. policy == reference at step 0): exactly 0, the minimum, with zero gradient
     same = (log_a.detach() == log_b.detach()).all(-1)  # [...]
     return torch.where(same, torch.zeros_like(s), s)

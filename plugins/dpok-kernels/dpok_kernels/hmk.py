@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import torch
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from dpok_framework.components import Kernel, Params
 
@@ -32,6 +32,17 @@ class HMKParams(Params):
     global_logits: tuple[float, float] = Field((0.0, 0.0), description="Initial (spectral, mahalanobis) logits.")
     normalize: bool = Field(True, description="Cosine-normalise each member, K(x,y)/sqrt(K(x,x) K(y,y)), "
                                               "before mixing so no member dominates by scale.")
+
+    @field_validator("polynomial")
+    @classmethod
+    def _polynomial_positive(cls, v: PolynomialParams) -> PolynomialParams:
+        # hmk declares strictly_positive and takes log K as a logsumexp of member logs, so every member
+        # must be > 0 everywhere; an unnormalised polynomial (s <x, y> + c)^d can be <= 0
+        if not v.normalize:
+            raise ValueError("hmk: polynomial.normalize=False makes the polynomial member (s <x, y> + c)^d "
+                             "non-positive for some inputs, but hmk is strictly positive (log K is a logsumexp "
+                             "of the members' logs); keep polynomial.normalize=True with offset > scale")
+        return v
 
 
 class HMKKernel(Kernel):
