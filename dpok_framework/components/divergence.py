@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from typing import ClassVar
 
 import torch
@@ -30,6 +32,10 @@ class Divergence(Component, torch.nn.Module):
       hundreds of nats); first-party exponential links follow their formula while the exponent is <= 30
       and its tangent beyond (``dpok_framework.components.finiteness`` holds the reusable checks).
 
+    * ``link_exact_within``: |r| up to which ``link(r)`` equals ``link_scale * f'(exp r) + const``
+      exactly (default: everywhere); beyond it a documented clamp may take over (e.g. the first-party
+      links' tangent past an exponent of 30, which ends at |r| = 30 / |a| for an exponent a * r). The
+      contract checks the link against the divergence's gradient only inside it.
     * ``tolerance``: absolute accuracy of the values (0: exact up to rounding).  An iterative solver
       (e.g. Sinkhorn) declares its tolerance; identity, sign, symmetry and bound are checked within it.
 
@@ -44,6 +50,7 @@ class Divergence(Component, torch.nn.Module):
     is_f_divergence: ClassVar[bool] = False
     has_link: ClassVar[bool] = False
     link_scale: ClassVar[float] = 1.0
+    link_exact_within: ClassVar[float] = math.inf
     tolerance: ClassVar[float] = 0.0
 
     def __init__(self, params: Params | None = None, **kwargs) -> None:

@@ -153,9 +153,18 @@ def check_link_gradient(d, lp: torch.Tensor, lq: torch.Tensor) -> None:
     p = lp.clone().requires_grad_(True)
     d(p, lq).sum().backward()
     grad_p = p.grad / lp.exp()  # dD/dp_v, [B, V]
+    r = (lp - lq).detach()  # [B, V]
     with torch.no_grad():
-        gap = d.link(lp - lq) - d.link_scale * grad_p  # [B, V]
-    spread = float((gap - gap.mean(-1, keepdim=True)).abs().max())
+        gap = d.link(r) - d.link_scale * grad_p  # [B, V]
+    # only where the link declares itself exact (a documented clamp may take over beyond link_exact_within)
+    exact = r.abs() <= float(d.link_exact_within)  # [B, V]
+    rows = exact.sum(-1) >= 2  # [B]: a constant needs two points
+    if not bool(rows.any()):
+        return
+    exact = exact[rows]
+    gap = torch.where(exact, gap[rows], torch.zeros_like(gap[rows]))  # [B', V], 0 outside the exact range
+    centre = gap.sum(-1, keepdim=True) / exact.sum(-1, keepdim=True)  # [B', 1]
+    spread = float(torch.where(exact, (gap - centre).abs(), torch.zeros_like(gap)).max())
     violated(spread <= 1e-6 * (1 + float(gap.abs().max())), "link_consistency",
              f"{d.name}: link(r) - {d.link_scale:g} * dD/dp is not constant across the vocabulary "
              f"(spread {spread:.4g}): the link is not link_scale * f'(exp r) of this divergence")

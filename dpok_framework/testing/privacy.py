@@ -1,5 +1,5 @@
 """The privacy-wrapper contract: a release has the documented shapes and a symmetric positive-definite
-covariance; accounting is monotone (every release raises the spent epsilon, a refused release charges
+covariance; accounting is monotone (spent epsilon is >= 0 and never falls over releases, a refused release charges
 nothing, ``spent()`` and the state dict agree with the releases); and, for wrappers that expose their
 mechanism (``statistic`` and ``noise_std``), the released statistic's noise has the declared standard
 deviation (a chi-square test on repeated releases) and that standard deviation scales with the declared
@@ -59,11 +59,11 @@ def check_release_and_accounting(make: Callable[[], Any], seed: int) -> None:
         history.append(rel.epsilon_spent)
         violated(rel.epsilon_spent <= w.params.budget * (1 + 1e-6) + 1e-9, "accounting",
                  f"{w.name}: release #{len(history)} spent epsilon {rel.epsilon_spent:.6g} past the budget {w.params.budget:g}")
-        violated(abs(w.spent()[0] - rel.epsilon_spent) <= 1e-9 * (1 + rel.epsilon_spent), "accounting",
+        violated(abs(w.spent()[0] - rel.epsilon_spent) <= 1e-9 * (1 + abs(rel.epsilon_spent)), "accounting",
                  f"{w.name}: spent() = {w.spent()} but the release reports {rel.epsilon_spent}")
     violated(bool(history), "accounting", f"{w.name}: the first release with the default budget was refused")
-    violated(all(b > a for a, b in zip(history, history[1:])) and history[0] > 0, "accounting_monotone",
-             f"{w.name}: spent epsilon over successive releases {history} is not strictly increasing")
+    violated(all(b >= a for a, b in zip(history, history[1:])) and history[0] >= 0, "accounting_monotone",
+             f"{w.name}: spent epsilon over successive releases {history} is negative or decreases")
     json.dumps(w.to_json())
     state = w.state_dict()
     fresh = make()

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from dpok_framework.components import Params
 
-from ._numerics import INF, capped_expm1, expm1mx, near_far
+from ._numerics import INF, LINK_EXP_CAP, capped_expm1, expm1mx, near_far
 from .fdiv_base import FDivergence
 
 
@@ -72,6 +72,7 @@ class AlphaDivergence(FDivergence):
     def _setup(self) -> None:
         self.a = order_of(self.params.alpha, self.params.convention)  # the paper's order
         self.symmetric = self.a == 0.5
+        self.link_exact_within = LINK_EXP_CAP / abs(self.a)  # capped_expm1(-a r) is exact while |a r| <= cap
 
     def f(self, u: torch.Tensor) -> torch.Tensor:
         a = self.a

@@ -6,7 +6,7 @@ import torch
 
 from dpok_framework.components import Params
 
-from ._numerics import INF, capped_expm1, near_far
+from ._numerics import INF, LINK_EXP_CAP, capped_expm1, near_far
 from .fdiv_base import FDivergence
 
 
@@ -56,6 +56,7 @@ class NeymanChi2(FDivergence):
     name = "neyman_chi2"
     summary = "Neyman chi^2 sum (p-q)^2/p; link 1 - e^(-2r)"
     Params = Chi2Params
+    link_exact_within = LINK_EXP_CAP / 2.0  # the exponent is -2 r
 
     def f(self, u: torch.Tensor) -> torch.Tensor:
         return (1.0 - u) ** 2 / u

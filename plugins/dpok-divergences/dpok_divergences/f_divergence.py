@@ -80,6 +80,7 @@ class NamedFDivergence(FDivergence):
         self.upper_bound = self.generator.upper_bound
         self.has_link = self.generator.has_link
         self.link_scale = self.generator.link_scale
+        self.link_exact_within = self.generator.link_exact_within
         self.tilt = self.generator.tilt
 
     def f(self, u: torch.Tensor) -> torch.Tensor:

@@ -118,6 +118,7 @@ class FDivergence(Divergence, metaclass=abc.ABCMeta):
         """
         if self._link_knots is None:
             self._link_knots = tangent_knots(self._exp_link)
+            self.link_exact_within = min(-self._link_knots[0], self._link_knots[1])  # exact between the knots
         return tangent_extended(self._exp_link, r, self._link_knots)
 
     def _exp_link(self, r: torch.Tensor) -> torch.Tensor:

@@ -59,11 +59,14 @@ def create_accountant(mechanism: str) -> Any:
 
 
 def epsilon_of(accountant: Any, delta: float) -> float:
-    """Opacus' epsilon of ``accountant`` at ``delta`` (0.0 before any step)."""
+    """Opacus' epsilon of ``accountant`` at ``delta`` (0.0 before any step), never below 0.
+
+    The RDP-to-(epsilon, delta) conversion eps = rdp(a) + log(1/delta)/(a - 1) (and its refinements) goes
+    negative for a large delta: the guarantee then holds at epsilon = 0, which is what is reported."""
     if not accountant.history:
         return 0.0
     with _quiet():
-        return float(accountant.get_epsilon(delta=delta, **_epsilon_kwargs(accountant.mechanism())))
+        return max(0.0, float(accountant.get_epsilon(delta=delta, **_epsilon_kwargs(accountant.mechanism()))))
 
 
 @functools.lru_cache(maxsize=256)
