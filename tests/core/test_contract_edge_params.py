@@ -55,3 +55,18 @@ def test_privacy_accounting_at_a_large_delta_is_floored_at_zero_and_monotone():
 
     spent = [w.release_covariance(records(0)).epsilon_spent for _ in range(3)]
     assert all(e >= 0.0 for e in spent) and spent == sorted(spent), spent
+
+
+def test_a_first_release_refused_by_the_budget_is_checked_under_a_raised_budget():
+    registry = get_registry()
+    if "dp_covariance" not in registry.names("privacy_wrapper"):
+        pytest.skip("dpok-privacy is not installed")
+    params = {"epsilon": 0.17, "delta": 0.19, "clip": 2.73, "max_epsilon": 7.48, "noise_multiplier": 0.25,
+              "seed": 0}  # the drawn params: one release at z = 0.25 spends more than 7.48
+    make = lambda: registry.build("privacy_wrapper", {"name": "dp_covariance", "params": params})  # noqa: E731
+    from dpok_framework.components.privacy import PrivacyBudgetExceeded
+    from dpok_framework.testing.privacy import records
+
+    with pytest.raises(PrivacyBudgetExceeded):
+        make().release_covariance(records(0, clip=2.73))
+    check_release_and_accounting(make, seed=0)  # refusal charged nothing; accounting holds at 1000x the budget
