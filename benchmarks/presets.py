@@ -67,6 +67,6 @@ PRESETS: dict[str, Preset] = {
     # The explicit penalty's memory at 2048 tokens with a 49,152-token vocabulary (issue #15): a 2-layer
     # body so the LM head and the penalty, not the transformer, decide the peak. Memory only.
     "penalty-memory": Preset("penalty-memory", model="smollm2-2layer", batch_size=2, prompt_tokens=1024,
-                             completion_tokens=1024, steps=2, warmup=1, rounds=1, timeout_s=900,
-                             configs="dpo,penalty-kl,penalty-js", memory_only=True),
+                             completion_tokens=1024, steps=1, warmup=1, rounds=1, timeout_s=1200,
+                             configs="dpo,penalty-kl", memory_only=True),
 }

@@ -19,8 +19,10 @@ import multiprocessing
 import os
 import platform
 import shlex
+import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -127,18 +129,26 @@ def _spec(cfg: BenchConfig, preset: Preset, model_dir: Path, data_file: Path, wo
             "cache_dir": str(cache), "round": rnd}
 
 
+def _stop(proc) -> None:
+    proc.terminate()
+    proc.join(10)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+
+
 def run_isolated(spec: dict[str, Any], ctx, result_path: Path, timeout: float) -> dict[str, Any]:
     from benchmarks.worker import child_main
 
     proc = ctx.Process(target=child_main, args=(spec, str(result_path)), name=f"bench-{spec['name']}")
     proc.start()
-    proc.join(timeout)
+    try:
+        proc.join(timeout)
+    except BaseException:  # interrupted (Ctrl-C, SIGTERM): never leave the child running
+        _stop(proc)
+        raise
     if proc.is_alive():  # e.g. a divergence far too slow for this size: report it, go on with the rest
-        proc.terminate()
-        proc.join(10)
-        if proc.is_alive():
-            proc.kill()
-            proc.join()
+        _stop(proc)
         return {"ok": False, "name": spec["name"], "error": f"timed out after {timeout:.0f} s (--timeout)"}
     if result_path.is_file():
         return json.loads(result_path.read_text())
@@ -172,6 +182,8 @@ def _atomic_write(path: Path, text: str) -> None:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # runs the clean-up of a running child
     if args.report:
         return rereport(args.report)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -215,7 +227,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 return {"ok": False, "name": spec["name"], "round": spec["round"],
                         "error": f"{type(exc).__name__}: {exc}"}
 
-        warm_runs = []
+        warm_runs: list[dict[str, Any]] = []
+        planned = schedule(configs, preset.rounds)
+
+        def write(runs: list[dict[str, Any]], complete: bool) -> dict[str, Any]:
+            """The result so far; ``complete`` false while rounds are still to run (or when stopped)."""
+            machine = machine_info()
+            summary = summarise(runs, preset.batch_size, machine["cpu_count"] or 1, preset.memory_only)
+            out = {"command": command.strip(), "method": "docs/performance.md (median over rounds of per-round "
+                   "ratios)", "smoke": bool(args.smoke), "complete": complete, "runs_planned": len(planned),
+                   "runs_done": len(runs), "preset": preset.__dict__, "isolation": args.isolation,
+                   "machine": machine, "warm_runs": warm_runs, "runs": runs, **summary}
+            if args.json_path:
+                _atomic_write(Path(args.json_path), json.dumps(out, indent=2))
+            return out
+
         for cfg in (c for c in configs if c.shared_cache):  # fill the shared cache; not measured
             warm = preset.replace(steps=1, warmup=1)
             spec = {**_spec(cfg, warm, model_dir, data_file, work, 0, None), "name": cfg.name}
@@ -224,7 +250,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             print(f"[warm-up] {cfg.name:<22} fills its cache: "
                   f"{'ok' if record.get('ok') else 'FAILED ' + str(record.get('error'))}", flush=True)
         runs = []
-        for i, (rnd, cfg) in enumerate(schedule(configs, preset.rounds), start=1):
+        for i, (rnd, cfg) in enumerate(planned, start=1):
             spec = _spec(cfg, preset, model_dir, data_file, work, i, rnd)
             t1 = time.monotonic()
             record = {"framework": cfg.framework, "precompute": cfg.precompute, **execute(spec, i), "round": rnd}
@@ -233,15 +259,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             status = (f"run median {record['run_median_step_s']:.3f} s/step, load {load}" if record.get("ok")
                       else f"FAILED {record.get('error')}")
             print(f"[r{rnd} {i}] {cfg.name:<22} {status} ({time.monotonic() - t1:.1f} s)", flush=True)
-    machine = machine_info()
-    summary = summarise(runs, preset.batch_size, machine["cpu_count"] or 1, preset.memory_only)
+            if args.json_path:  # after every run: a stopped benchmark leaves its finished rounds, marked partial
+                write(runs, complete=False)
+    out = write(runs, complete=True)
     print()
-    print(summary["table"])
-    out = {"command": command.strip(), "method": "docs/performance.md (median over rounds of per-round ratios)",
-           "smoke": bool(args.smoke), "preset": preset.__dict__, "isolation": args.isolation,
-           "machine": machine, "warm_runs": warm_runs, "runs": runs, **summary}
+    print(out["table"])
     if args.json_path:
-        _atomic_write(Path(args.json_path), json.dumps(out, indent=2))
         print(f"\nwrote {args.json_path}")
     failed = [n for n, r in summary["configs"].items() if r["errors"]]
     if failed:
