@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(out["table"])
     if args.json_path:
         print(f"\nwrote {args.json_path}")
-    failed = [n for n, r in summary["configs"].items() if r["errors"]]
+    failed = [n for n, r in out["configs"].items() if r["errors"]]
     if failed:
         print(f"\nconfigurations with failed runs: {', '.join(failed)}", file=sys.stderr)
     return out

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from .fused_logps import HeadLogits
+from .fused_logps import HeadLogits, _compute_dtype
 from .logps import upcast
 
 TILE_ELEMENTS = 1 << 22  # logits per [n, V] tile (16 MiB in float32); a few tiles are alive at a time
@@ -37,6 +37,63 @@ def _union_top_k(pol: torch.Tensor, ref: torch.Tensor, k: int) -> tuple[torch.Te
     pol_s = torch.where(dup, neg_inf, pol.gather(-1, idx))  # [n, 2k]
     ref_s = torch.where(dup, neg_inf, ref.gather(-1, idx))  # [n, 2k]
     return pol_s, ref_s, idx
+
+
+def _head_tile(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, cd: torch.dtype) -> torch.Tensor:
+    """hidden rows ``[n, H]`` -> logits ``[n, V]`` in the compute dtype ``cd`` (explicit: backward runs
+    outside autocast)."""
+    return F.linear(h.to(cd), w.to(cd), None if b is None else b.to(cd))
+
+
+class ChunkedHeadPenalty(torch.autograd.Function):
+    """sum_t D(softmax(W h_t + b) || softmax(W' h'_t + b')) over N positions, ``chunk`` at a time.
+
+    Inputs: policy hidden ``[N, H]``, weight ``[V, H]``, bias; reference hidden ``[N, H]``, weight, bias
+    (no gradient); ``tile_sum`` maps logits tiles ``(pol [n, V], ref [n, V])`` to a scalar (the divergence,
+    through its public API). Forward keeps only the inputs; backward recomputes each tile, takes
+    d tile_sum / d z with autograd on that tile alone, and accumulates dW += dz^T h and dh = dz W into single
+    buffers, as :class:`~dpok_framework.engine.fused_logps.ChunkedHeadLogProb` does for the log-probs.
+    """
+
+    @staticmethod
+    def forward(ctx, h, w, b, h_ref, w_ref, b_ref, tile_sum, chunk: int):
+        cd, cd_ref = _compute_dtype(h), _compute_dtype(h_ref)
+        total = None
+        for s in range(0, h.shape[0], chunk):
+            z = _head_tile(h[s:s + chunk], w, b, cd)  # [n, V]
+            z_ref = _head_tile(h_ref[s:s + chunk], w_ref, b_ref, cd_ref)  # [n, V]
+            part = tile_sum(z, z_ref)
+            total = part if total is None else total + part
+        ctx.save_for_backward(h, w, b, h_ref, w_ref, b_ref)
+        ctx.tile_sum, ctx.chunk, ctx.cd, ctx.cd_ref = tile_sum, chunk, cd, cd_ref
+        return total
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        h, w, b, h_ref, w_ref, b_ref = ctx.saved_tensors
+        need_h, need_w, need_b = ctx.needs_input_grad[:3]
+        acc = torch.promote_types(ctx.cd, torch.float32)
+        grad_h = torch.empty_like(h) if need_h else None  # [N, H]
+        grad_w = torch.zeros(w.shape, dtype=acc, device=w.device) if need_w else None  # [V, H]
+        grad_b = torch.zeros(w.shape[0], dtype=acc, device=w.device) if need_b else None  # [V]
+        g = grad_out.to(acc)
+        for s in range(0, h.shape[0], ctx.chunk):
+            hs = h[s:s + ctx.chunk]  # [n, H]
+            with torch.no_grad():
+                z = _head_tile(hs, w, b, ctx.cd)  # [n, V] recomputed
+                z_ref = _head_tile(h_ref[s:s + ctx.chunk], w_ref, b_ref, ctx.cd_ref)
+            z.requires_grad_(True)
+            with torch.enable_grad():
+                (gz,) = torch.autograd.grad(ctx.tile_sum(z, z_ref), z)  # [n, V]
+            gz = gz.to(acc).mul_(g)
+            if need_h:
+                grad_h[s:s + ctx.chunk] = (gz.to(ctx.cd) @ w.to(ctx.cd)).to(h.dtype)  # [n, H]
+            if need_w:
+                grad_w.addmm_(gz.t(), hs.to(acc))  # [V, H]
+            if need_b:
+                grad_b += gz.sum(0)
+        return (grad_h, None if grad_w is None else grad_w.to(w.dtype),
+                None if grad_b is None else grad_b.to(b.dtype), None, None, None, None, None)
 
 
 def _source(x) -> tuple[torch.Tensor, callable]:
@@ -78,8 +135,13 @@ class TokenPenalty:
         if pos.numel() == 0:
             return pol_in.sum() * 0.0
         n = self.chunk_tokens or max(1, TILE_ELEMENTS // V)
-        # one gather per side, then split: a single backward node scatters all chunks' gradients at once
         p_all, q_all = pol_in.index_select(0, pos), ref_in.index_select(0, pos)  # [N, *] each
+        if isinstance(pol_logits, HeadLogits) and isinstance(ref_logits, HeadLogits):
+            total = ChunkedHeadPenalty.apply(p_all, pol_logits.weight, pol_logits.bias, q_all, ref_logits.weight,
+                                             ref_logits.bias, self._tile, n)
+            return total / pos.numel()
+        # a side with full logits (a model off the fast path): checkpointed chunks of one gather per side,
+        # split so that a single backward node scatters all chunks' gradients at once
 
         def chunk_sum(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
             return self._tile(pol_fn(p), ref_fn(q))
