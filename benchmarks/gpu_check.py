@@ -57,8 +57,8 @@ def _batch(tokenizer, device, n_pairs: int = 2, prompt: int = 48, completion: in
 def check_fused_logps(device: str) -> None:
     import torch
 
-    from dpok_framework.engine.fused_logps import completion_logps, split_head
-    from dpok_framework.engine.logps import token_logps
+    from dpok_framework.objective.fused_logps import completion_logps, split_head
+    from dpok_framework.objective.logps import token_logps
     from dpok_framework.models import load_tokenizer, resolve_model_dir
     from transformers import AutoModelForCausalLM
 
@@ -87,8 +87,8 @@ def check_penalty_agreement(device: str) -> None:
     import torch
     import torch.nn.functional as F
 
-    from dpok_framework.engine.fused_logps import HeadLogits
-    from dpok_framework.engine.penalty import TokenPenalty
+    from dpok_framework.objective.fused_logps import HeadLogits
+    from dpok_framework.objective.penalty import TokenPenalty
     from dpok_framework.registry import get_registry
 
     g = torch.Generator(device="cpu").manual_seed(0)
@@ -154,7 +154,7 @@ def fsdp_worker(out: Path) -> None:
     """One engine run on a tiny Llama (entry of ``--fsdp-worker``; FSDP when launched with FSDP_ENV)."""
     from accelerate.state import AcceleratorState
 
-    import dpok_framework.engine.fused_logps as fused
+    import dpok_framework.objective.fused_logps as fused
     from dpok_framework.engine import Engine
 
     from benchmarks.assets import build_tiny_model

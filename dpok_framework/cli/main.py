@@ -18,7 +18,22 @@ from .train_cmd import train_command
 
 
 class DpokGroup(click.Group):
-    """Turns expected errors (bad config, bad data, unknown component) into one clear line, exit 2."""
+    """Turns expected errors (bad config, bad data, unknown component) into one clear line, exit 2; adds the
+    sub-commands plugins register through the ``register_commands`` hook (looked up only when a name is not
+    a built-in command, or for the command list, so built-in commands start without loading plugins)."""
+
+    def _plugin_commands(self) -> dict[str, click.Command]:
+        from ..registry import get_registry  # loads every plugin: only when a plugin command is needed
+
+        found = click.Group(self.name)
+        get_registry().manager.hook.register_commands(cli=found)
+        return {name: cmd for name, cmd in found.commands.items() if name not in self.commands}
+
+    def get_command(self, ctx: click.Context, cmd_name: str):
+        return super().get_command(ctx, cmd_name) or self._plugin_commands().get(cmd_name)
+
+    def list_commands(self, ctx: click.Context):
+        return sorted(set(super().list_commands(ctx)) | set(self._plugin_commands()))
 
     def invoke(self, ctx: click.Context):
         try:

@@ -23,8 +23,10 @@ def format_summary(summary: dict) -> str:
                 ("mean margin log p(y+) - log p(y-)", "mean_margin", "{:+.3f}")]
         for label, key, fmt in rows:
             lines.append(f"  {label:34}{fmt.format(pol[key]):>16}{fmt.format(ref[key]):>12}")
-        lines.append(f"  {'reward accuracy (TRL)':34}{pol['reward_accuracy']:>16.3f}{'-':>12}")
-        lines.append(f"  {'mean reward margin beta*(r+ - r-)':34}{pol['mean_reward_margin']:>+16.4f}{'0':>12}")
+        ev = summary.get("eval", {})
+        lines.append(f"  {'reward accuracy (TRL)':34}{ev.get('rewards/accuracies', float('nan')):>16.3f}{'-':>12}")
+        lines.append(f"  {'mean reward margin beta*(r+ - r-)':34}{ev.get('rewards/margins', float('nan')):>+16.4f}"
+                     f"{'0':>12}")
     else:
         lines.append("No held-out split (data.eval_fraction: 0 and no data.eval): nothing evaluated.")
     return "\n".join(lines)
@@ -43,8 +45,8 @@ def train_command(config_file: str | None, overrides: tuple[str, ...], resume: b
     Writes the run directory (model/, config.yaml, metrics.jsonl, summary.json, checkpoints/) and prints
     held-out preference accuracy and margins of the trained policy next to the untouched reference.
     """
-    from ..engine import Engine
-    from ..engine.engine import TrainResult
+    from ..training import Engine
+    from ..training.trainer import TrainResult
 
     if config_file is None:
         config_file = str(Path(__file__).resolve().parent.parent / "defaults" / "default.yaml")

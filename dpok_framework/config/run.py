@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field, model_validator
 
 from .base import Section
@@ -29,6 +31,8 @@ class RunConfig(Section):
     selection: SelectionConfig = Field(default_factory=SelectionConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     strict_plugins: bool = Field(False, description="Fail if any installed dpok plugin fails to load.")
+    plugins: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Settings of lifecycle-hook "
+                                               "plugins by plugin name, e.g. {early_stopping: {patience: 2}}.")
 
     @model_validator(mode="after")
     def _cross_field(self) -> "RunConfig":
@@ -47,6 +51,12 @@ class RunConfig(Section):
             raise ValueError("training.precompute_ref_log_probs caches only summed reference log-probs, but "
                              f"divergence.penalty ({d.penalty.name!r}) needs the reference's full token "
                              "distributions at every step: disable one of the two")
+        if t.sync_ref_model and t.precompute_ref_log_probs:
+            raise ValueError("training.sync_ref_model updates the reference during training, so its log-probs "
+                             "cannot be precomputed: disable training.precompute_ref_log_probs")
+        if t.sync_ref_model and self.model.lora is not None:
+            raise ValueError("training.sync_ref_model needs a separate reference copy, but model.lora uses the "
+                             "base model with the adapter disabled: remove one of the two")
         if self.model.lora is not None and self.model.reference is not None:
             raise ValueError("model.lora takes the reference from the base model with the adapter disabled; "
                              "remove model.reference")

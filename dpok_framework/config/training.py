@@ -25,6 +25,10 @@ class TrainingConfig(Section):
     mixed_precision: Literal["no", "bf16", "fp16"] = "no"
     gradient_checkpointing: bool = False
     precompute_ref_log_probs: bool = False
+    sync_ref_model: bool = Field(False, description="TR-DPO: every ref_model_sync_steps steps, "
+                                 "ref <- alpha * policy + (1 - alpha) * ref (TRL's sync_ref_model).")
+    ref_model_mixup_alpha: float = Field(0.6, ge=0.0, le=1.0, description="TR-DPO alpha (TRL's default 0.6).")
+    ref_model_sync_steps: int = Field(512, gt=0, description="TR-DPO tau: optimiser steps between syncs.")
     logging_steps: int = Field(10, gt=0)
     eval_steps: int | None = Field(None, gt=0)
     save_steps: int | None = Field(None, gt=0)

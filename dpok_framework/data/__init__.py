@@ -1,8 +1,10 @@
-"""Preference data: loading (standard / conversational / implicit / llamafactory), validation,
-tokenisation, collation and cached frozen-encoder embeddings.
+"""Preference data: sources (files, save_to_disk directories, datasets objects, lists), column mapping,
+loading (standard / conversational / implicit / llamafactory), validation, tokenisation, collation and
+cached frozen-encoder embeddings.
 
     >>> from dpok_framework.data import load_pairs, tokenize_pairs, PreferenceCollator
     >>> splits = load_pairs(cfg.data, tokenizer)           # .train / .eval: prompt, chosen, rejected, row
+    >>> splits = load_pairs(cfg.data, tokenizer, train_dataset=ds)   # in memory: Dataset, list of dicts, ...
     >>> train = tokenize_pairs(splits.train, tokenizer, cfg.data)
     >>> batch = PreferenceCollator(pad_token_id)(list(train.select(range(4))))
 """

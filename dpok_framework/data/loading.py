@@ -1,7 +1,7 @@
 """Loading preference pairs into ``datasets.Dataset`` objects with columns prompt/chosen/rejected/row.
 
 ``prompt``, ``chosen`` and ``rejected`` are plain strings such that ``prompt + chosen`` is the full text
-the policy scores; ``row`` is the record's 0-based index in its source (file, list or dataset).
+the policy scores; ``row`` is the record's 0-based index in its source (file, list, dataset or DatasetDict split).
 """
 
 from __future__ import annotations
@@ -9,16 +9,16 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 import datasets
 import numpy as np
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from .bundled import bundled_dataset_path
+from .columns import check_columns_present, describe_row_error, rename_columns
 from .formats import check_format_prerequisites, convert_record, detect_format
-from .io import iter_records
+from .sources import open_source
 from .validation import RowError
 
 logger = logging.getLogger(__name__)
@@ -48,18 +48,6 @@ def _features() -> datasets.Features:
                               "rejected": datasets.Value("string"), "row": datasets.Value("int64")})
 
 
-def _records(source: Any) -> tuple[str, Iterator[tuple[int, Any]]]:
-    """(label for messages, iterator of (row, record)) for any supported source."""
-    if isinstance(source, (str, os.PathLike)):
-        return Path(source).name, iter_records(source)
-    if isinstance(source, datasets.Dataset):
-        return "<dataset>", enumerate(source)
-    if isinstance(source, (list, tuple)):
-        return "<list>", enumerate(source)
-    raise DataError(f"cannot load preference pairs from {type(source).__name__}; pass a file path, a list of "
-                    "dicts or a datasets.Dataset")
-
-
 def _peek(it: Iterator[tuple[int, Any]]) -> tuple[tuple[int, Any] | None, Iterator[tuple[int, Any]]]:
     first = next(it, None)
     if first is None:
@@ -72,26 +60,33 @@ def _peek(it: Iterator[tuple[int, Any]]) -> tuple[tuple[int, Any] | None, Iterat
 
 
 def load_pairs_from(source: Any, format: str = "auto", on_invalid: str = "error", tokenizer: Any = None,
-                    name: str | None = None, max_samples: int | None = None) -> PairSplits:
-    """Load one source (file path, list of dicts or ``datasets.Dataset``) -> ``PairSplits`` (``eval`` None).
+                    name: str | None = None, max_samples: int | None = None,
+                    columns: Mapping[str, str] | None = None, split: str | None = None,
+                    split_option: str = "split") -> PairSplits:
+    """Load one source -> ``PairSplits`` (``eval`` None).
 
+    ``source``: a JSON/JSONL(.gz)/Parquet file, a ``save_to_disk`` directory, a ``datasets.Dataset``, a
+    ``DatasetDict`` (``split`` names the split; None: its only one) or a list of dicts.
     ``format``: ``auto`` | ``standard`` | ``conversational`` | ``implicit`` | ``llamafactory``.
     ``on_invalid``: ``error`` raises :class:`DataError` at the first malformed row (naming the source,
     row and field); ``skip`` drops such rows and reports them (``PairSplits.skipped``, a log warning).
     ``tokenizer``: needed for conversational data (its chat template renders the messages).
-    ``name``: label used in messages (default: the file name, ``<list>`` or ``<dataset>``).
+    ``name``: label used in messages (default: the file or directory name, ``<list>`` or ``<dataset>``).
     ``max_samples``: stop after this many valid rows.
+    ``columns``: ``{prompt|chosen|rejected: source column}``, applied to every record first.
+    ``split_option``: the setting an error about ``split`` tells the user to change.
     """
     if on_invalid not in ON_INVALID:
         raise DataError(f"on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
     if max_samples is not None and max_samples <= 0:
         raise DataError(f"max_samples must be positive, got {max_samples}")
-    label, records = _records(source)
-    label = name or label
+    columns = dict(columns or {})
+    label, records = open_source(source, split=split, name=name, split_option=split_option)
     first, records = _peek(records)
     if first is None:
         raise DataError(f"{label}: no preference pairs (the source is empty)")
-    fmt = detect_format(first[1], label) if format == "auto" else format
+    check_columns_present(first[1], columns, label)
+    fmt = detect_format(rename_columns(first[1], columns), label) if format == "auto" else format
     check_format_prerequisites(fmt, tokenizer, label)
 
     cols: dict[str, list] = {"prompt": [], "chosen": [], "rejected": [], "row": []}
@@ -100,9 +95,9 @@ def load_pairs_from(source: Any, format: str = "auto", on_invalid: str = "error"
         if max_samples is not None and len(cols["row"]) >= max_samples:
             break
         try:
-            prompt, chosen, rejected = convert_record(record, fmt, tokenizer)
+            prompt, chosen, rejected = convert_record(rename_columns(record, columns), fmt, tokenizer)
         except RowError as exc:
-            message = f"{label} row {row}: {exc}"
+            message = f"{label} row {row}: {describe_row_error(exc, columns)}"
             if on_invalid == "error":
                 raise DataError(f"{message}; fix the row (read as {fmt} format) or set data.on_invalid: skip") from None
             reasons.append(message)
@@ -142,23 +137,45 @@ def split_eval(ds: datasets.Dataset, fraction: float, seed: int) -> tuple[datase
     return ds.select(train_idx.tolist()), ds.select(eval_idx.tolist())
 
 
-def load_pairs(data_config: Any, tokenizer: Any = None) -> PairSplits:
+def _pick(configured: str | None, given: Any, part: str) -> Any:
+    """The one source of ``part`` (train/eval): ``data.<part>`` or ``<part>_dataset``, never both."""
+    if configured is not None and given is not None:
+        raise ConfigError(f"data.{part} is {configured!r} and {part}_dataset was passed too: give the {part} "
+                          f"data once (set config.data.{part} = None to train on the in-memory one, or drop "
+                          f"{part}_dataset)")
+    return given if given is not None else configured
+
+
+def _label(given: Any, part: str) -> str | None:
+    """Messages call an in-memory source ``train_dataset`` / ``eval_dataset``; paths keep their own name."""
+    return None if given is None or isinstance(given, (str, os.PathLike)) else f"{part}_dataset"
+
+
+def load_pairs(data_config: Any, tokenizer: Any = None, *, train_dataset: Any = None,
+               eval_dataset: Any = None) -> PairSplits:
     """Load train/eval pairs as configured by the ``data:`` section (:class:`~dpok_framework.config.DataConfig`).
 
-    ``data.train`` None loads the bundled HH-RLHF harmless-base subset (implicit format).  Without ``data.eval``,
-    ``data.eval_fraction`` of the train rows are held out (seeded by ``data.seed``).  ``data.max_samples``
-    caps the valid rows read from each source (before the split).
+    ``train_dataset`` / ``eval_dataset`` (the Python API's in-memory data): anything
+    :func:`load_pairs_from` takes; each replaces a ``data.train`` / ``data.eval`` that is None, and
+    giving both for one part is a :class:`ConfigError`.  With no train source at all the bundled HH-RLHF
+    harmless-base subset (implicit format) is loaded.  Without an eval source, ``data.eval_fraction`` of
+    the train rows are held out (seeded by ``data.seed``).  ``data.max_samples`` caps the valid rows read
+    from each source (before the split); ``data.columns`` applies to every source but the bundled one.
     """
     cfg = data_config
-    if cfg.train is None:  # the bundled subset is implicit-format whatever data.format says about user files
+    train_src = _pick(cfg.train, train_dataset, "train")
+    eval_src = _pick(cfg.eval, eval_dataset, "eval")
+    common = dict(format=cfg.format, on_invalid=cfg.on_invalid, tokenizer=tokenizer, max_samples=cfg.max_samples,
+                  columns=cfg.columns)
+    if train_src is None:  # the bundled subset is implicit-format whatever data.format says about user files
         train = load_pairs_from(bundled_dataset_path(), format="implicit", on_invalid=cfg.on_invalid,
                                 max_samples=cfg.max_samples)
     else:
-        train = load_pairs_from(cfg.train, format=cfg.format, on_invalid=cfg.on_invalid, tokenizer=tokenizer,
-                                max_samples=cfg.max_samples)
-    if cfg.eval is not None:
-        ev = load_pairs_from(cfg.eval, format=cfg.format, on_invalid=cfg.on_invalid, tokenizer=tokenizer,
-                             max_samples=cfg.max_samples)
+        train = load_pairs_from(train_src, name=_label(train_dataset, "train"), split=cfg.train_split,
+                                split_option="data.train_split", **common)
+    if eval_src is not None:
+        ev = load_pairs_from(eval_src, name=_label(eval_dataset, "eval"), split=cfg.eval_split,
+                             split_option="data.eval_split", **common)
         return PairSplits(train=train.train, eval=ev.train, skipped=train.skipped + ev.skipped,
                           skip_reasons=train.skip_reasons + ev.skip_reasons, format=train.format)
     tr, ev = split_eval(train.train, cfg.eval_fraction, cfg.seed)

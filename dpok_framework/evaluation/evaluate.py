@@ -7,8 +7,8 @@ Pipeline (batched, ``torch.no_grad``, Accelerate-sharded; every pair gathered ex
    evaluated with default objective settings (``beta`` from the caller). The reference is ``--reference``,
    else the run's ``model.reference``, else the run's starting model ``model.path``.
 2. Load and tokenise the held-out pairs with the data pipeline (``load_pairs_from`` + ``tokenize_pairs``).
-3. Per batch: one forward of each model (``engine.logps.forward_logps``) -> summed completion log-probs and
-   final hidden states; the kernel's embeddings (policy hidden states pooled by the run's embedder, or the
+3. Per batch: one forward of each model (``objective.logps.forward_logps``) -> summed completion log-probs and
+   final hidden states, and the run's objective on them (its per-pair metrics); the kernel's embeddings (policy hidden states pooled by the run's embedder, or the
    cached frozen text embeddings) -> kernel log-ratio.
 4. Metrics (:mod:`.preference`), Davies-Bouldin of chosen vs rejected embeddings (:mod:`.davies_bouldin`):
    ``davies_bouldin/hidden`` and ``/hidden_reference`` on mean-pooled completion hidden states of the policy
@@ -20,6 +20,7 @@ Pipeline (batched, ``torch.no_grad``, Accelerate-sharded; every pair gathered ex
 
 from __future__ import annotations
 
+import copy
 import csv
 import logging
 import math
@@ -28,11 +29,24 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from accelerate import Accelerator
+from torch.utils.data import DataLoader
 
+from ..approx import Nystrom, RandomFourierFeatures
+from ..config import config_from_dict, load_config
+from ..data import PreferenceCollator, compute_text_embeddings, load_pairs_from, tokenize_pairs
 from ..errors import ConfigError, DataError
+from ..lifecycle import Lifecycle, RunState
+from ..models import cache_root, load_causal_lm, load_tokenizer, resolve_model_dir
+from ..objective.embeddings import TextEmbeddingTable
+from ..objective.objective import build_objective
+from ..registry import get_registry
 from .davies_bouldin import chosen_rejected_davies_bouldin
 from .drift import drift_summary, generalisation_drift
 from .gather import PairGatherer
+from ..objective.logps import forward_logps
+from ..objective.objective import ReferenceOutput
+from .heldout import heldout_metrics
 from .preference import PairLogps, per_pair_table, preference_metrics
 from .rundir import EVAL_DIR, EVAL_JSON, PAIRS_CSV, is_run_dir, read_json, read_metrics, write_json
 
@@ -67,8 +81,6 @@ class EvalResult:
 def resolve_target(target: str | Path, reference: str | Path | None = None, beta: float | None = None
                    ) -> EvalTarget:
     """A run directory (``config.yaml`` + ``model/``) or a Hugging Face model directory."""
-    from ..config import config_from_dict, load_config
-    from ..models import resolve_model_dir
 
     path = Path(target)
     if is_run_dir(path):
@@ -99,8 +111,6 @@ def resolve_target(target: str | Path, reference: str | Path | None = None, beta
 
 def _resolve_auto(cfg, run_dir: Path):
     """Replace `auto` kernel / divergence names by the choice recorded in ``selection/resolved.json``."""
-    from ..config import config_from_dict
-
     pen = cfg.divergence.penalty
     autos = [cfg.kernel.name == "auto", cfg.divergence.link.name == "auto", pen is not None and pen.name == "auto"]
     if not any(autos):
@@ -162,10 +172,9 @@ def load_kernel_state(kernel: torch.nn.Module, path: Path) -> None:
 
 def load_eval_pairs(data: str | Path, tokenizer, cfg, max_samples: int | None = None):
     """(raw pairs dataset, tokenised dataset) of the held-out file, with the run's format and lengths."""
-    from ..data import load_pairs_from, tokenize_pairs
-
     splits = load_pairs_from(str(data), format=cfg.data.format, on_invalid=cfg.data.on_invalid,
-                             tokenizer=tokenizer, max_samples=max_samples)
+                             tokenizer=tokenizer, max_samples=max_samples, columns=cfg.data.columns,
+                             split=cfg.data.eval_split, split_option="data.eval_split")
     raw = splits.train
     tok = tokenize_pairs(raw, tokenizer, cfg.data)
     if len(tok) == 0:
@@ -175,56 +184,63 @@ def load_eval_pairs(data: str | Path, tokenizer, cfg, max_samples: int | None = 
 
 # ---------------------------------------------------------------------------------------------- loop
 
-def collect(accelerator, policy, reference, loader, objective=None, text_table=None, hidden_embedder=None
+def collect(accelerator, policy, reference, loader, objective, text_table=None, hidden_embedder=None
             ) -> dict[str, torch.Tensor]:
     """Run both models over ``loader`` (already ``accelerator.prepare``d); gathered per-pair columns.
 
     Columns: row, pc, pr, rc, rr (log-probs), lc, lr (completion lengths), h_pos/h_neg and
-    hr_pos/hr_neg (pooled completion hidden states of policy / reference) and, with a kernel term,
-    e_x/e_pos/e_neg (the kernel's embeddings) and klr (kernel log-ratio).
+    hr_pos/hr_neg (pooled completion hidden states of policy / reference), with a kernel term
+    e_pos/e_neg (the kernel's embeddings) and klr (kernel log-ratio), and ``metric:<name>`` for every
+    per-pair metric the objective reports (batch-level ones and the loss under ``scalar:<name>``).
     """
-    from ..engine.logps import forward_logps
-
     gatherer = PairGatherer(accelerator)
-    kernel = objective.kernel if objective is not None else None
     policy.eval()
     reference.eval()
     with torch.no_grad():
         for batch in loader:
             B = batch["row"].shape[0]
+            need = objective.needs_ref_logits
             with accelerator.autocast():
                 # need_logits=False: the LM head runs on completion positions only (no [2B, T, V] tensor)
-                out = forward_logps(policy, batch, output_hidden_states=True, need_logits=False)
-                ref = forward_logps(reference, batch, output_hidden_states=True, need_logits=False)
-            cm = batch["completion_mask"]
-            cols = {"row": batch["row"], "pc": out.logps[:B], "pr": out.logps[B:], "rc": ref.logps[:B],
-                    "rr": ref.logps[B:], "lc": out.lengths[:B], "lr": out.lengths[B:]}
-            _, h = hidden_embedder.pool_hidden(out.hidden.float(), batch["prompt_mask"], cm)  # [2B, H]
-            _, hr = hidden_embedder.pool_hidden(ref.hidden.float(), batch["prompt_mask"], cm)  # [2B, H]
-            cols.update(h_pos=h[:B], h_neg=h[B:], hr_pos=hr[:B], hr_neg=hr[B:])
-            if kernel is not None:
-                if objective.needs_hidden:
-                    e_x, e_pos, e_neg = objective.embeddings_from_hidden(out.hidden.float(), batch)
-                else:
-                    e_x, e_pos, e_neg = (t.to(out.logps.device) for t in text_table.lookup(batch["row"]))
-                cols.update(e_x=e_x.float(), e_pos=e_pos.float(), e_neg=e_neg.float(),
-                            klr=kernel.log_ratio(e_x.float(), e_pos.float(), e_neg.float()))
+                out = forward_logps(policy, batch, output_hidden_states=True, need_logits=need, logit_means=True)
+                ref = forward_logps(reference, batch, output_hidden_states=True, need_logits=need)
+                emb = None if objective.needs_hidden or text_table is None else \
+                    tuple(t.to(out.logps.device) for t in text_table.lookup(batch["row"]))
+                res = objective(batch, ReferenceOutput(ref.logps, ref.logits if need else None), emb, policy_out=out)
+            cols = _pair_columns(batch, out, ref, hidden_embedder, objective, emb)
+            cols.update({f"metric:{k}": v for k, v in res.metrics.items() if v.dim() == 1 and v.shape[0] == B})
+            # batch-level values repeated per pair: their mean over pairs is the pair-weighted mean
+            cols.update({f"scalar:{k}": v.reshape(()).expand(B) for k, v in res.metrics.items() if v.dim() == 0})
+            cols["scalar:loss"] = res.loss.detach().reshape(()).expand(B)
             gatherer.add({k: v.float() if v.is_floating_point() else v for k, v in cols.items()})
     return gatherer.result()
+
+
+def _pair_columns(batch, out, ref, hidden_embedder, objective, emb) -> dict[str, torch.Tensor]:
+    B = batch["row"].shape[0]
+    cm = batch["completion_mask"]
+    cols = {"row": batch["row"], "pc": out.logps[:B], "pr": out.logps[B:], "rc": ref.logps[:B],
+            "rr": ref.logps[B:], "lc": out.lengths[:B], "lr": out.lengths[B:]}
+    _, h = hidden_embedder.pool_hidden(out.hidden.float(), batch["prompt_mask"], cm)  # [2B, H]
+    _, hr = hidden_embedder.pool_hidden(ref.hidden.float(), batch["prompt_mask"], cm)  # [2B, H]
+    cols.update(h_pos=h[:B], h_neg=h[B:], hr_pos=hr[:B], hr_neg=hr[B:])
+    if objective.kernel is not None:
+        e_x, e_pos, e_neg = objective.embeddings_from_hidden(out.hidden.float(), batch) if objective.needs_hidden \
+            else emb
+        cols.update(e_pos=e_pos.float(), e_neg=e_neg.float(),
+                    klr=objective.kernel.log_ratio(e_x.float(), e_pos.float(), e_neg.float()))
+    return cols
 
 
 def kernel_davies_bouldin_score(kernel, e_pos: torch.Tensor, e_neg: torch.Tensor, exact_max_points: int = 4096,
                                 num_features: int = 1024, seed: int = 0) -> tuple[float, str]:
     """DB of {e_y+} vs {e_y-} in the kernel's feature space; (score, method)."""
-    import copy
 
     n = e_pos.shape[0] + e_neg.shape[0]
     kernel = copy.deepcopy(kernel).to(device="cpu", dtype=torch.float64)  # the caller's kernel is left as is
     e_pos, e_neg = e_pos.double().cpu(), e_neg.double().cpu()
     if n <= exact_max_points:
         return chosen_rejected_davies_bouldin(e_pos, e_neg, gram_fn=kernel.pairwise), "exact"
-    from ..approx import Nystrom, RandomFourierFeatures
-
     pts = torch.cat([e_pos, e_neg])
     if getattr(kernel, "shift_invariant", False):
         fmap = RandomFourierFeatures(kernel, num_features, seed=seed).fit(pts.shape[1])
@@ -248,15 +264,6 @@ def evaluate(target: str | Path, data: str | Path | None = None, reference: str 
     Works under ``accelerate launch`` / ``torchrun`` (the loader is sharded, results gathered once);
     only the main process writes files. Returns the same :class:`EvalResult` on every process.
     """
-    from accelerate import Accelerator
-    from torch.utils.data import DataLoader
-
-    from .. import get_registry
-    from ..data import PreferenceCollator
-    from ..engine.embeddings import TextEmbeddingTable
-    from ..engine.objective import build_objective
-    from ..models import load_causal_lm, load_tokenizer
-
     tgt = resolve_target(target, reference, beta)
     cfg = tgt.config
     if data is None:
@@ -266,12 +273,7 @@ def evaluate(target: str | Path, data: str | Path | None = None, reference: str 
                               "split was cut from data.train): pass --data HELD_OUT")
     registry = registry or get_registry()
     accelerator = accelerator or Accelerator(cpu=not torch.cuda.is_available())
-    tokenizer = load_tokenizer(tgt.policy_dir, cfg.model.trust_remote_code)
-    policy = load_causal_lm(tgt.policy_dir, cfg.model.dtype, cfg.model.trust_remote_code)
-    ref_model = load_causal_lm(tgt.reference_dir, cfg.model.dtype, cfg.model.trust_remote_code)
-    for m in (policy, ref_model):
-        m.requires_grad_(False)
-        m.to(accelerator.device)
+    tokenizer, policy, ref_model = _load_frozen_models(tgt, cfg, accelerator.device)
     with accelerator.main_process_first():
         raw, ds = load_eval_pairs(data, tokenizer, cfg, max_samples)
 
@@ -280,9 +282,6 @@ def evaluate(target: str | Path, data: str | Path | None = None, reference: str 
     text_table = None
     if kernel is not None:
         if not objective.needs_hidden:
-            from ..data import compute_text_embeddings
-            from ..models import cache_root
-
             with accelerator.main_process_first():
                 text_table = TextEmbeddingTable.from_output(
                     compute_text_embeddings(raw, objective.embedder, cache_root() / "embeddings"), raw)
@@ -305,10 +304,43 @@ def evaluate(target: str | Path, data: str | Path | None = None, reference: str 
             logger.warning("no kernel.pt: the kernel's data-dependent parameters are fitted on the held-out pairs")
     cols = collect(accelerator, policy, ref_model, loader, objective, text_table, hidden_embedder)
 
+    metrics, info, weights, pairs = _metrics(cols, cfg, objective, tgt, target, data, exact_max_points, accelerator)
+    metrics.update(_hook_metrics(registry, cfg, tgt, metrics, accelerator))
+    table = per_pair_table(pairs, cfg.loss.beta)
+    if "metric:objective/margin" in cols:
+        table["objective/margin"] = cols["metric:objective/margin"].double()
+    table["length/chosen"], table["length/rejected"] = cols["lc"].double(), cols["lr"].double()
+    result = EvalResult(metrics, weights, table, None, info)
+    if write and accelerator.is_main_process:
+        out = Path(out_dir) if out_dir is not None else (tgt.run_dir / EVAL_DIR if tgt.run_dir else Path(EVAL_DIR))
+        write_eval(result, out)
+        result.out_dir = out
+    accelerator.wait_for_everyone()
+    return result
+
+
+def _load_frozen_models(tgt: EvalTarget, cfg, device):
+    """(tokenizer, policy, reference), both models frozen on ``device``."""
+    tokenizer = load_tokenizer(tgt.policy_dir, cfg.model.trust_remote_code)
+    policy = load_causal_lm(tgt.policy_dir, cfg.model.dtype, cfg.model.trust_remote_code)
+    ref_model = load_causal_lm(tgt.reference_dir, cfg.model.dtype, cfg.model.trust_remote_code)
+    for m in (policy, ref_model):
+        m.requires_grad_(False)
+        m.to(device)
+    return tokenizer, policy, ref_model
+
+
+def _metrics(cols, cfg, objective, tgt, target, data, exact_max_points, accelerator):
+    """(metrics, info, kernel weights, PairLogps): :func:`~.heldout.heldout_metrics` over the objective's
+    per-pair metrics (the names in-training evaluation writes), then the eval-only extras."""
+    kernel = objective.kernel
     beta_v, gamma = cfg.loss.beta, (cfg.kernel.gamma if kernel is not None else 0.0)
+    per_pair = {k.split(":", 1)[1]: v for k, v in cols.items() if k.startswith("metric:")}
+    scalars = {k.split(":", 1)[1]: float(v.mean()) for k, v in cols.items() if k.startswith("scalar:")}
+    metrics = heldout_metrics(per_pair, scalars)
     pairs = PairLogps(cols["pc"], cols["pr"], cols["rc"], cols["rr"], cols.get("klr"), cols["row"])
-    link = objective.link.link
-    metrics = preference_metrics(pairs, beta_v, gamma, link)
+    for k, v in preference_metrics(pairs, beta_v).items():
+        metrics.setdefault(k, v)
     metrics["davies_bouldin/hidden"] = chosen_rejected_davies_bouldin(cols["h_pos"], cols["h_neg"])
     metrics["davies_bouldin/hidden_reference"] = chosen_rejected_davies_bouldin(cols["hr_pos"], cols["hr_neg"])
     info: dict[str, Any] = {"target": str(target), "data": str(data), "policy": str(tgt.policy_dir),
@@ -325,15 +357,17 @@ def evaluate(target: str | Path, data: str | Path | None = None, reference: str 
         points = generalisation_drift(read_metrics(tgt.run_dir))
         info["drift"] = {"metric": "rewards/accuracies", **drift_summary(points),
                          "points": [p.to_json() for p in points]}
-    table = per_pair_table(pairs, beta_v, gamma, link)
-    table["length/chosen"], table["length/rejected"] = cols["lc"].double(), cols["lr"].double()
-    result = EvalResult(metrics, weights, table, None, info)
-    if write and accelerator.is_main_process:
-        out = Path(out_dir) if out_dir is not None else (tgt.run_dir / EVAL_DIR if tgt.run_dir else Path(EVAL_DIR))
-        write_eval(result, out)
-        result.out_dir = out
-    accelerator.wait_for_everyone()
-    return result
+    return metrics, info, weights, pairs
+
+
+def _hook_metrics(registry, cfg, tgt, metrics: dict, accelerator) -> dict[str, float]:
+    """Extra metrics from the ``dpok_evaluate`` lifecycle hooks, as during training (state: the run's last step)."""
+    step = 0
+    if tgt.run_dir is not None and (tgt.run_dir / "metrics.jsonl").is_file():
+        step = max((int(r.get("step", 0)) for r in read_metrics(tgt.run_dir)), default=0)
+    state = RunState(step, step, 0.0, tgt.run_dir or Path("."), cfg, accelerator.is_main_process,
+                     _settings=cfg.plugins)
+    return Lifecycle(registry.manager, state).evaluate(metrics)
 
 
 def _policy_hidden(registry):
@@ -355,8 +389,6 @@ def _fit_kernel_on(kernel, accelerator, objective, loader, text_table, ref_model
                 break
             seen += int(batch["row"].shape[0])
             if objective.needs_hidden:
-                from ..engine.logps import forward_logps
-
                 out = forward_logps(ref_model, batch, output_hidden_states=True, need_logits=False)
                 e = objective.embeddings_from_hidden(out.hidden.float(), batch)
             else:

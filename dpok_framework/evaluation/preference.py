@@ -13,19 +13,15 @@ Per pair i, with policy log-probs lp+/lp- and reference log-probs lr+/lr- of the
 does; it equals ``accuracy`` except that ties count one half. F1 is pointwise: each completion is
 classified "preferred" when its implicit reward is > 0 (the policy raised its likelihood above the
 reference's), the chosen completions being the positive class (a pairwise F1 with random orientation would
-just repeat the accuracy). If the objective has a kernel term, the hybrid margin
-
-    m_i = beta * (psi(r+_i) - psi(r-_i)) + gamma * (log K(e_x, e_y+) - log K(e_x, e_y-))
-
-and its accuracy are reported as well (psi: the f-DPO link; identity for KL).
+just repeat the accuracy). With kernel log-ratios, their median, spread and positive fraction are added. The
+objective's own margin m (``objective/margin``, ``objective/accuracy``) is not recomputed here: it comes from
+the objective itself through :func:`dpok_framework.evaluation.heldout.heldout_metrics`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable
-
 import torch
 
 
@@ -65,8 +61,7 @@ def _f1(tp: float, fp: float, fn: float) -> tuple[float, float, float]:
     return precision, recall, f1
 
 
-def per_pair_table(p: PairLogps, beta: float, gamma: float = 0.0,
-                   link: Callable[[torch.Tensor], torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+def per_pair_table(p: PairLogps, beta: float) -> dict[str, torch.Tensor]:
     """Column name -> ``[N]`` tensor: the per-pair CSV (see module docstring for the formulas)."""
     if not beta > 0:
         raise ValueError(f"beta must be > 0, got {beta}")
@@ -83,18 +78,15 @@ def per_pair_table(p: PairLogps, beta: float, gamma: float = 0.0,
     cols["rewards/rejected"] = beta * r_neg
     cols["rewards/margins"] = beta * (r_pos - r_neg)
     if p.kernel_log_ratio is not None:
-        psi = link or (lambda r: r)
         cols["kernel/log_ratio"] = p.kernel_log_ratio
-        cols["margin/hybrid"] = beta * (psi(r_pos) - psi(r_neg)) + gamma * p.kernel_log_ratio
     return cols
 
 
-def preference_metrics(p: PairLogps, beta: float, gamma: float = 0.0,
-                       link: Callable[[torch.Tensor], torch.Tensor] | None = None) -> dict[str, float]:
+def preference_metrics(p: PairLogps, beta: float) -> dict[str, float]:
     """Aggregate held-out metrics (TRL metric names where they exist); see module docstring."""
     if len(p) == 0:
         raise ValueError("no pairs to evaluate: the held-out set is empty")
-    cols = per_pair_table(p, beta, gamma, link)
+    cols = per_pair_table(p, beta)
     m = cols["rewards/margins"]
     rc, rr = cols["rewards/chosen"], cols["rewards/rejected"]
     d_pol = cols["logps/chosen"] - cols["logps/rejected"]
@@ -121,14 +113,11 @@ def preference_metrics(p: PairLogps, beta: float, gamma: float = 0.0,
     }
     if "kernel/log_ratio" in cols:
         k = cols["kernel/log_ratio"]
-        h = cols["margin/hybrid"]
         out.update({
             "kernel/log_ratio": float(k.mean()),
             "kernel/log_ratio_median": float(k.median()),
             "kernel/log_ratio_std": float(k.std()) if len(p) > 1 else 0.0,
             "kernel/log_ratio_positive": float((k > 0).double().mean()),
-            "margin/hybrid": float(h.mean()),
-            "margin/hybrid_accuracy": float((h > 0).double().mean()),
         })
     for key, v in out.items():
         if isinstance(v, float) and math.isnan(v):

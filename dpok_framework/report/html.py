@@ -112,6 +112,39 @@ def _config_summary(cfg: dict[str, Any]) -> dict[str, Any]:
             "divergence.alpha": div.get("alpha")}
 
 
+def _final_values_section(records: list[dict]) -> str:
+    """The final value of every logged metric, train and eval side by side."""
+    last_tr, last_ev = last_values(records, "train"), last_values(records, "eval")
+    rows = []
+    for k in metric_keys(records):
+        cells = []
+        for split, last in (("train", last_tr), ("eval", last_ev)):
+            if k in last:
+                step, v = last[k]
+                cells.append(f'<td class="num" data-metric="{html.escape(k)}" data-split="{split}" '
+                             f'data-step="{step}" data-value="{v!r}">{fmt(v)}</td>')
+            else:
+                cells.append('<td class="muted">-</td>')
+        rows.append(f"<tr><th>{html.escape(k)}</th>{''.join(cells)}</tr>")
+    return ('<h2 id="final">Final logged values</h2><table data-table="final"><tr><th>metric</th>'
+            "<th>train (last)</th><th>eval (last)</th></tr>" + "".join(rows) + "</table>")
+
+
+def _selection_section(run: Path, out: Path, img) -> str:
+    """The `auto` selection's heat map and result, or "" when the run did no selection."""
+    sel_dir = run / "selection"
+    sel = read_json(sel_dir / "selection.json")
+    if sel is None and not (sel_dir / "heatmap.png").is_file():
+        return ""
+    body = ""
+    if (sel_dir / "heatmap.png").is_file():
+        shutil.copyfile(sel_dir / "heatmap.png", out / "selection_heatmap.png")
+        body += img.tag(out / "selection_heatmap.png", "selection heat map")
+    if isinstance(sel, dict):
+        body += kv_table(_flat(sel), "selection")
+    return '<h2 id="selection">Data-driven selection (auto)</h2>' + body
+
+
 def build_report(run_dir: str | Path, out_dir: str | Path | None = None, embed_images: bool = True) -> Path:
     """Write ``<out_dir>/index.html`` (default ``RUN_DIR/report``) and its PNGs; returns the HTML path."""
     run = Path(run_dir)
@@ -131,22 +164,7 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None, embed_i
     if summary:
         parts.append('<h2 id="summary">Run summary</h2>' + kv_table(_flat(summary), "summary"))
 
-    # final values of every logged metric
-    last_tr, last_ev = last_values(records, "train"), last_values(records, "eval")
-    keys = [k for k in metric_keys(records)]
-    rows = []
-    for k in keys:
-        cells = []
-        for split, last in (("train", last_tr), ("eval", last_ev)):
-            if k in last:
-                step, v = last[k]
-                cells.append(f'<td class="num" data-metric="{html.escape(k)}" data-split="{split}" '
-                             f'data-step="{step}" data-value="{v!r}">{fmt(v)}</td>')
-            else:
-                cells.append('<td class="muted">-</td>')
-        rows.append(f"<tr><th>{html.escape(k)}</th>{''.join(cells)}</tr>")
-    parts.append('<h2 id="final">Final logged values</h2><table data-table="final"><tr><th>metric</th>'
-                 "<th>train (last)</th><th>eval (last)</th></tr>" + "".join(rows) + "</table>")
+    parts.append(_final_values_section(records))
 
     parts.append('<h2 id="curves">Training curves</h2>'
                  + (img.tag(plots.training_curves(records, out / "training_curves.png"), "training curves")
@@ -159,16 +177,7 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None, embed_i
         if tag:
             parts.append(f'<h2 id="{stem}">{title}</h2>{tag}')
 
-    sel_dir = run / "selection"
-    sel = read_json(sel_dir / "selection.json")
-    if sel is not None or (sel_dir / "heatmap.png").is_file():
-        body = ""
-        if (sel_dir / "heatmap.png").is_file():
-            shutil.copyfile(sel_dir / "heatmap.png", out / "selection_heatmap.png")
-            body += img.tag(out / "selection_heatmap.png", "selection heat map")
-        if isinstance(sel, dict):
-            body += kv_table(_flat(sel), "selection")
-        parts.append('<h2 id="selection">Data-driven selection (auto)</h2>' + body)
+    parts.append(_selection_section(run, out, img))
 
     drift = generalisation_drift(records)
     if drift:

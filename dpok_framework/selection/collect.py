@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from ..errors import DataError, DpokError
+from ..objective.kernel_fit import policy_hidden_embeddings
 
 
 def sample_rows(ds: Any, n: int, seed: int) -> Any:
@@ -73,8 +74,6 @@ def embed_pairs(ds: Any, embedder: Any, *, model: Any = None, tokenizer: Any = N
         if model is None or tokenizer is None:
             raise DpokError(f"embedder {embedder.name!r} pools the policy's hidden states, so selection needs the "
                             f"model: pass --model (or use a text embedder such as sentence_encoder)")
-        from ..engine.kernel_fit import policy_hidden_embeddings
-
         tok = _tokenized(ds, tokenizer, data_config)
         emb = policy_hidden_embeddings(model, embedder, _batches(tok, tokenizer, batch_size), len(tok),
                                        _device_of(model))  # [N, 3, H]

@@ -7,9 +7,9 @@ import logging
 import pytest
 import torch
 
-from dpok_framework.engine import fused_logps
-from dpok_framework.engine.fused_logps import ChunkedHeadLogProb, completion_logps, fused_supported, split_head
-from dpok_framework.engine.logps import forward_logps
+from dpok_framework.objective import fused_logps
+from dpok_framework.objective.fused_logps import ChunkedHeadLogProb, completion_logps, fused_supported, split_head
+from dpok_framework.objective.logps import forward_logps
 
 
 def _tiny(arch: str, seed: int = 0):

@@ -22,10 +22,10 @@ import torch.distributed as dist
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import dpok_framework.engine.fused_logps as fused  # noqa: E402
+import dpok_framework.objective.fused_logps as fused  # noqa: E402
 from dpok_framework.config import config_from_dict  # noqa: E402
-from dpok_framework.engine.logps import forward_logps  # noqa: E402
-from dpok_framework.engine.objective import ReferenceOutput, build_objective  # noqa: E402
+from dpok_framework.objective.logps import forward_logps  # noqa: E402
+from dpok_framework.objective.objective import ReferenceOutput, build_objective  # noqa: E402
 from dpok_framework.registry import get_registry  # noqa: E402
 from tests.engine.test_objective import make_batch  # noqa: E402
 from tests.engine.tiny import tiny_llama  # noqa: E402

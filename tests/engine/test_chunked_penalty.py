@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from dpok_framework.components import Divergence
-from dpok_framework.engine.fused_logps import HeadLogits
-from dpok_framework.engine.penalty import TokenPenalty
+from dpok_framework.objective.fused_logps import HeadLogits
+from dpok_framework.objective.penalty import TokenPenalty
 
 R, T, H, V = 2, 4, 3, 6
 

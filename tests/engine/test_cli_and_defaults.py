@@ -58,7 +58,7 @@ def test_lora_reference_is_the_base_model_with_adapter_disabled(tmp_path, tiny_m
     assert first["rewards/chosen"] == pytest.approx(0.0, abs=1e-6)  # LoRA B = 0: policy == reference at step 1
     assert (res.run_dir / "model" / "adapter" / "adapter_config.json").is_file()
     assert (res.run_dir / "model" / "model.safetensors").is_file()  # merged weights
-    assert res.summary["policy"]["mean_reward_margin"] != 0.0
+    assert res.summary["eval"]["rewards/margins"] != 0.0
 
 
 @pytest.mark.parametrize("path", sorted((DEFAULT.parents[2] / "examples").glob("*.yaml")), ids=lambda p: p.name)

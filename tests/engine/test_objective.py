@@ -7,10 +7,10 @@ import torch
 import torch.nn.functional as F
 
 from dpok_framework.config import config_from_dict
-from dpok_framework.engine.fused_logps import HeadLogits
-from dpok_framework.engine.logps import forward_logps, token_logps
-from dpok_framework.engine.objective import ReferenceOutput, build_objective
-from dpok_framework.engine.penalty import TokenPenalty
+from dpok_framework.objective.fused_logps import HeadLogits
+from dpok_framework.objective.logps import forward_logps, token_logps
+from dpok_framework.objective.objective import ReferenceOutput, build_objective
+from dpok_framework.objective.penalty import TokenPenalty
 
 from .tiny import char_tokenizer, tiny_gpt2, tiny_llama
 
@@ -239,7 +239,7 @@ def test_top_k_penalty_is_rejected_for_geometry_aware_divergences(registry):
 
 @pytest.mark.parametrize("arch", ["llama", "gpt2"])
 def test_kernel_fit_embeddings_equal_the_training_pass_embeddings(arch, registry):
-    from dpok_framework.engine.kernel_fit import policy_hidden_embeddings
+    from dpok_framework.objective.kernel_fit import policy_hidden_embeddings
 
     model = (tiny_llama if arch == "llama" else tiny_gpt2)(seed=4)
     batch, _ = make_batch()

@@ -109,17 +109,26 @@ def test_preference_metrics_hand_built():
     assert "kernel/log_ratio" not in m
 
 
-def test_hybrid_margin_with_kernel_and_link():
+def test_kernel_log_ratio_statistics():
     p = _pairs(pc=[-1.0, -2.0], pr=[-1.0, -2.0], rc=[-1.0, -2.0], rr=[-1.0, -2.0], kernel_log_ratio=[0.4, -0.2])
-    m = preference_metrics(p, beta=0.1, gamma=2.0, link=lambda r: 3 * r)
+    m = preference_metrics(p, beta=0.1)
     assert m["rewards/accuracies"] == 0.0
     assert m["kernel/log_ratio"] == pytest.approx(0.1)
     assert m["kernel/log_ratio_positive"] == pytest.approx(0.5)
-    assert m["margin/hybrid"] == pytest.approx(2.0 * 0.1)
-    assert m["margin/hybrid_accuracy"] == pytest.approx(0.5)
-    p2 = _pairs(pc=[0.0], pr=[-1.0], rc=[-1.0], rr=[-1.0], kernel_log_ratio=[0.0])
-    cols = per_pair_table(p2, beta=0.1, gamma=1.0, link=lambda r: torch.exp(r))
-    assert float(cols["margin/hybrid"][0]) == pytest.approx(0.1 * (math.exp(1.0) - 1.0))
+    assert "margin/hybrid" not in m  # the objective's margin comes from the objective (heldout_metrics)
+    cols = per_pair_table(p, beta=0.1)
+    assert cols["kernel/log_ratio"].tolist() == pytest.approx([0.4, -0.2])
+
+
+def test_heldout_metrics_average_every_per_pair_metric_and_derive_objective_accuracy():
+    from dpok_framework.evaluation.heldout import heldout_metrics
+
+    per_pair = {"objective/margin": torch.tensor([0.5, -0.1, 0.2, 0.0], dtype=torch.float64),
+                "rewards/accuracies": torch.tensor([1.0, 0.0, 1.0, 0.0]), "my/new_metric": torch.tensor([1., 2, 3, 4])}
+    m = heldout_metrics(per_pair, {"loss": 0.7})
+    assert m["objective/margin"] == pytest.approx(0.15) and m["objective/accuracy"] == pytest.approx(0.5)
+    assert m["rewards/accuracies"] == pytest.approx(0.5) and m["my/new_metric"] == pytest.approx(2.5)
+    assert m["loss"] == pytest.approx(0.7)
 
 
 def test_preference_metrics_errors():

@@ -36,7 +36,7 @@ def _config(tmp_path, inputs, **privacy):
 
 
 def test_private_run_records_the_spend_and_trains_on_the_released_covariance(tmp_path, tiny_run_inputs):
-    from dpok_framework.engine.engine import Engine
+    from dpok_framework.engine import Engine
 
     cfg = _config(tmp_path, tiny_run_inputs, clip=0.5)
     res = Engine(cfg).train()
@@ -69,7 +69,7 @@ def test_release_past_the_budget_stops_dpok_train_before_training(tmp_path, tiny
 
 
 def test_resume_restores_the_released_covariance_without_a_second_release(tmp_path, tiny_run_inputs):
-    from dpok_framework.engine.engine import Engine
+    from dpok_framework.engine import Engine
 
     cfg = _config(tmp_path, tiny_run_inputs, clip=0.5)
     cfg.training.save_steps = 1

@@ -1,5 +1,6 @@
 """Training metrics: accumulated on device between logging steps, reduced across processes only when
-logged, written as JSONL (``metrics.jsonl``) and to any Accelerate tracker (``training.report_to``).
+logged, written as JSONL (``metrics.jsonl``, a ``split`` field per row) and to any Accelerate tracker
+(``training.report_to``) under ``train/<name>`` and ``eval/<name>``, as TRL runs log them.
 
 Names follow TRL's DPOTrainer (``loss``, ``rewards/chosen``, ``rewards/accuracies``, ...) so dashboards
 carry over; dpok adds ``kernel/log_ratio``, ``kernel/weights/<name>``, ``divergence/<name>`` and
@@ -91,8 +92,7 @@ class MetricsWriter:
             with self.path.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(record) + "\n")
         if self.accelerator is not None and self.accelerator.trackers:
-            prefix = "" if split == "train" else f"{split}/"
-            self.accelerator.log({prefix + k: v for k, v in metrics.items()}, step=step)
+            self.accelerator.log({f"{split}/{k}": v for k, v in metrics.items()}, step=step)  # train/, eval/ as TRL
 
 
 def read_metrics(path: Path | str) -> list[dict[str, Any]]:

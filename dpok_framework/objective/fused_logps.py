@@ -12,11 +12,11 @@ peak memory for the head is one ``[chunk, V]`` tile instead of the full logits (
 backward). The fast path is used only for a plain ``nn.Linear`` output head over a backbone reachable
 through ``base_model_prefix`` with no logit scaling/soft-capping, with full (unsharded) weights; on first
 use per model it is checked against the model's own forward on one row, and any model that fails the
-conditions or the check falls back to the reference path (:func:`dpok_framework.engine.logps.forward_logps`
+conditions or the check falls back to the reference path (:func:`dpok_framework.objective.logps.forward_logps`
 with logits).
 
 :class:`HeadLogits` stands for the full logits ``[R, T, V]`` of such a model without building them: the final
-hidden states ``[R, T, H]`` and the head. The explicit penalty (:mod:`dpok_framework.engine.penalty`) asks it
+hidden states ``[R, T, H]`` and the head. The explicit penalty (:mod:`dpok_framework.objective.penalty`) asks it
 for ``[n, V]`` tiles of the positions it needs, so neither the policy's nor the reference's ``[2B, T, V]``
 logits ever exist.
 """
@@ -209,7 +209,7 @@ def _check(model, parts, batch) -> bool:
 
 
 def _compare(model, parts, one) -> bool:
-    from .logps import token_logps
+    from .tokens import token_logps
 
     with torch.no_grad():
         fast = completion_logps(*parts, one)[0]  # [1]

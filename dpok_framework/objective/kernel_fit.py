@@ -15,6 +15,8 @@ from typing import Any, Callable, Iterable
 
 import torch
 
+from ..config.privacy import build_privacy_wrapper
+
 
 def policy_hidden_embeddings(model, embedder, batches: Iterable[dict], n_pairs: int, device,
                              autocast: Callable | None = None) -> torch.Tensor:
@@ -62,8 +64,6 @@ def release_private_covariance(kernel, embeddings: torch.Tensor, privacy_cfg, re
 
     ``embeddings`` ``[n, 3, d]`` (prompt, chosen, rejected per pair). Writes ``privacy.json``.
     """
-    from ..config.privacy import build_privacy_wrapper
-
     wrapper = build_privacy_wrapper(privacy_cfg, num_records=int(embeddings.shape[0]), registry=registry)
     release = wrapper.release_covariance(embeddings)
     mean = None if release.mean is None else torch.as_tensor(release.mean, dtype=torch.float32)
@@ -72,3 +72,17 @@ def release_private_covariance(kernel, embeddings: torch.Tensor, privacy_cfg, re
     if out_dir is not None:
         (Path(out_dir) / "privacy.json").write_text(json.dumps(record, indent=2))
     return record
+
+
+def fit_kernel(kernel, embeddings: torch.Tensor, privacy_cfg, registry, out_dir: Path | None,
+               release: bool = True) -> None:
+    """Fit the kernel's data-dependent parameters on ``embeddings`` ``[n, 3, d]`` and, for a covariance
+    kernel under a ``privacy:`` section, replace the covariance by the configured DP release.
+
+    ``release=False`` (a resumed run): no second noisy release, which would spend budget for nothing; the
+    checkpoint restores the released covariance.
+    """
+    kernel.to(embeddings.device)
+    kernel.fit(embeddings.reshape(-1, embeddings.shape[-1]))  # [3n, d]
+    if getattr(kernel, "uses_covariance", False) and privacy_cfg is not None and release:
+        release_private_covariance(kernel, embeddings, privacy_cfg, registry, out_dir)

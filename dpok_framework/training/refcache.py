@@ -17,7 +17,7 @@ from typing import Iterable
 
 import torch
 
-from .logps import forward_logps
+from ..objective.logps import forward_logps
 
 logger = logging.getLogger(__name__)
 

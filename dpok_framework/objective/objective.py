@@ -18,9 +18,9 @@ from typing import Any, Mapping
 import torch
 
 from ..components import Divergence
-from ..config.run import RunConfig
+from ..config.run import AUTO, RunConfig
 from ..errors import ConfigError
-from .logps import forward_logps
+from .logps import ForwardOutput, forward_logps
 from .penalty import TokenPenalty
 
 
@@ -87,9 +87,13 @@ class DpoKernelsObjective(torch.nn.Module):
         return e_prompt[:B], e_comp[:B], e_comp[B:]
 
     def forward(self, batch: Mapping[str, torch.Tensor], ref: ReferenceOutput,
-                embeddings: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> ObjectiveOutput:
-        out = forward_logps(self.policy, batch, output_hidden_states=self.needs_hidden,
-                            need_logits=self.needs_ref_logits)  # logits only for the explicit penalty
+                embeddings: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None,
+                policy_out: ForwardOutput | None = None) -> ObjectiveOutput:
+        """``policy_out``: the policy's forward on ``batch`` when the caller already ran it (``dpok eval``,
+        which also needs hidden states); it must carry what this objective needs (hidden, logits)."""
+        out = policy_out if policy_out is not None else forward_logps(
+            self.policy, batch, output_hidden_states=self.needs_hidden, need_logits=self.needs_ref_logits,
+            logit_means=True)  # logits only for the explicit penalty
         B = out.logps.shape[0] // 2
         ref_logps = ref.logps.to(out.logps.dtype)
         r = out.logps - ref_logps  # [2B] log pi - log pi_ref
@@ -130,13 +134,13 @@ class DpoKernelsObjective(torch.nn.Module):
                 "logps/chosen": out.logps[:B].detach(), "logps/rejected": out.logps[B:].detach(),
                 "objective/margin": margin.detach(), "objective/loss": per_pair.detach(),
             })
+            if out.logit_means is not None:
+                metrics.update({"logits/chosen": out.logit_means[:B], "logits/rejected": out.logit_means[B:]})
         return ObjectiveOutput(loss, metrics)
 
 
 def build_objective(config: RunConfig, registry, policy: torch.nn.Module) -> DpoKernelsObjective:
     """Build every component through the registry (the engine never names a concrete one)."""
-    from ..config.run import AUTO
-
     if config.kernel.name == AUTO or config.divergence.link.name == AUTO or (
             config.divergence.penalty is not None and config.divergence.penalty.name == AUTO):
         raise ConfigError("`auto` kernel/divergence selection must be resolved before building the objective "

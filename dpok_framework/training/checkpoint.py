@@ -1,7 +1,8 @@
 """Atomic checkpoints: ``checkpoints/step-XXXXXXXX/`` appears only once complete (temp dir + rename).
 
 A checkpoint holds Accelerate's state (policy + kernel weights, optimizer, scheduler, every process's
-RNG states) and ``trainer_state.json`` (step, epoch, position in the epoch, skip counters).
+RNG states), ``trainer_state.json`` (step, epoch, position in the epoch, skip counters) and whatever the
+``writers`` passed to :func:`save_checkpoint` put there (the synced reference, lifecycle-hook files).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable, Iterable
 
 STATE_FILE = "trainer_state.json"
 _STEP_DIR = re.compile(r"^step-(\d{8})$")
@@ -52,8 +54,12 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def save_checkpoint(accelerator, run_dir: Path, state: TrainerState, total_limit: int | None = None) -> Path:
-    """Every process calls this (Accelerate saves per-process RNG state); the main one renames."""
+def save_checkpoint(accelerator, run_dir: Path, state: TrainerState, total_limit: int | None = None,
+                    writers: Iterable[Callable[[Path], None]] = ()) -> Path:
+    """Every process calls this (Accelerate saves per-process RNG state); the main one renames.
+
+    ``writers``: called on every process with the temporary directory before the rename, so what they
+    write is part of the checkpoint (or of no checkpoint at all)."""
     final = checkpoint_dir(run_dir, state.global_step)
     tmp = final.parent / f".tmp-{final.name}"
     if accelerator.is_main_process:
@@ -62,6 +68,8 @@ def save_checkpoint(accelerator, run_dir: Path, state: TrainerState, total_limit
         tmp.mkdir(parents=True)
     accelerator.wait_for_everyone()
     accelerator.save_state(str(tmp), safe_serialization=True)
+    for write in writers:
+        write(tmp)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         (tmp / STATE_FILE).write_text(state.to_json())
@@ -73,3 +81,11 @@ def save_checkpoint(accelerator, run_dir: Path, state: TrainerState, total_limit
                 shutil.rmtree(old, ignore_errors=True)
     accelerator.wait_for_everyone()
     return final
+
+
+def load_checkpoint(accelerator, ckpt: Path, readers: Iterable[Callable[[Path], None]] = ()) -> TrainerState:
+    """Restore Accelerate's state and every ``reader``'s part of ``ckpt``; the trainer state to continue from."""
+    accelerator.load_state(str(ckpt))
+    for read in readers:
+        read(Path(ckpt))
+    return TrainerState.read(Path(ckpt) / STATE_FILE)

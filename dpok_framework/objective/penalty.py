@@ -2,7 +2,7 @@
 
 penalty = (1/N) sum_{t in completion} D(softmax(z_t) || softmax(z_t^ref)),   z_t = W h_t + b
 
-Never builds ``[2B, T, V]``: policy and reference come as :class:`~dpok_framework.engine.fused_logps.HeadLogits`
+Never builds ``[2B, T, V]``: policy and reference come as :class:`~dpok_framework.objective.fused_logps.HeadLogits`
 (final hidden states + head), and the penalty computes both logits tiles ``[n, V]`` for ``n`` completion
 positions at a time, applies the divergence (through the :class:`~dpok_framework.components.Divergence`
 API only: ``D(log_softmax(z), log_softmax(z_ref))``) and sums. Each tile is recomputed in backward
@@ -52,7 +52,7 @@ class ChunkedHeadPenalty(torch.autograd.Function):
     (no gradient); ``tile_sum`` maps logits tiles ``(pol [n, V], ref [n, V])`` to a scalar (the divergence,
     through its public API). Forward keeps only the inputs; backward recomputes each tile, takes
     d tile_sum / d z with autograd on that tile alone, and accumulates dW += dz^T h and dh = dz W into single
-    buffers, as :class:`~dpok_framework.engine.fused_logps.ChunkedHeadLogProb` does for the log-probs.
+    buffers, as :class:`~dpok_framework.objective.fused_logps.ChunkedHeadLogProb` does for the log-probs.
     """
 
     @staticmethod
