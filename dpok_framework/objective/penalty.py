@@ -22,7 +22,7 @@ from torch.utils.checkpoint import checkpoint
 from .fused_logps import HeadLogits, _compute_dtype
 from .logps import upcast
 
-TILE_ELEMENTS = 1 << 22  # logits per [n, V] tile (16 MiB in float32); a few tiles are alive at a time
+TILE_ELEMENTS = 1 << 21  # logits per [n, V] tile (8 MiB in float32); a few tiles are alive at a time
 
 
 def _union_top_k(pol: torch.Tensor, ref: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
