@@ -103,3 +103,17 @@ def test_selection_and_alternating_schedule():
     two = select(configs, "trl,dpo")
     assert [(r, c.name) for r, c in schedule(two, 3)] == [(1, "trl"), (1, "dpo"), (2, "dpo"), (2, "trl"),
                                                         (3, "trl"), (3, "dpo")]
+
+
+def test_presets_follow_the_method():
+    from benchmarks.presets import MIN_ROUNDS, MIN_STEPS, PRESETS
+
+    for p in PRESETS.values():
+        assert p.warmup >= 1, p.name
+        if not p.memory_only:
+            assert p.rounds >= MIN_ROUNDS and p.steps >= MIN_STEPS, p.name
+    lengths = {(p.prompt_tokens, p.completion_tokens) for p in PRESETS.values() if p.model.startswith("builtin:")}
+    assert {(32, 32), (256, 256), (512, 512)} <= lengths
+    configs = all_configs(["kl", "js"])
+    for p in PRESETS.values():
+        select(configs, p.configs)  # every default selection names real configurations
