@@ -35,10 +35,31 @@ def build_tiny_model(out: Path, seed: int = 0) -> Path:
     return out
 
 
+def build_two_layer_smollm2(out: Path, seed: int = 0) -> Path:
+    """SmolLM2-135M's configuration (width 576, 49,152-token vocabulary, tied head) cut to 2 layers, randomly
+    initialised, with SmolLM2's tokenizer: the LM head and vocabulary of the real model on a small body."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from dpok_framework.models import load_tokenizer, resolve_model_dir
+
+    if (out / "config.json").is_file():
+        return out
+    src = resolve_model_dir("builtin:smollm2-135m-instruct")
+    cfg = AutoConfig.from_pretrained(src)
+    cfg.num_hidden_layers = 2
+    torch.manual_seed(seed)
+    AutoModelForCausalLM.from_config(cfg).save_pretrained(out, safe_serialization=True)
+    load_tokenizer(src).save_pretrained(out)
+    return out
+
+
 def model_dir(preset: Preset, work: Path) -> Path:
-    """Local directory of the preset's model (the tiny one is built, a builtin converted once)."""
+    """Local directory of the preset's model (the random ones are built, a builtin converted once)."""
     if preset.model == "tiny":
         return build_tiny_model(work / "tiny-model")
+    if preset.model == "smollm2-2layer":
+        return build_two_layer_smollm2(work / "smollm2-2layer")
     from dpok_framework.models import resolve_model_dir
 
     return resolve_model_dir(preset.model)

@@ -3,8 +3,10 @@
 Step times: a global ``torch.optim`` step post-hook stamps ``time.perf_counter()`` after every optimiser
 step, in TRL's Trainer and in the dpok engine alike, so "one step" means the same on both sides:
 data loading, forward(s), backward, clipping, the optimiser update and per-step bookkeeping. The first
-``warmup`` steps are excluded (step 1 also contains set-up); the median over the rest is reported.
-Peak memory: ``ru_maxrss`` of this process (CPU), plus ``torch.cuda.max_memory_allocated`` on a GPU.
+``warmup`` steps are excluded (step 1 also contains set-up); the median over the rest is the run's
+``run_median_step_s``. Peak memory: ``ru_maxrss`` of this process and its increase over the resident
+memory at the start of the run (CPU), plus ``torch.cuda.max_memory_allocated`` on a GPU. The load
+average is recorded at the start and end of the run (docs/performance.md, method).
 """
 
 from __future__ import annotations
@@ -25,6 +27,21 @@ from typing import Any
 def _peak_rss_mb() -> float:
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     return kb / 1024.0 if sys.platform != "darwin" else kb / 2**20
+
+
+def _current_rss_mb() -> float | None:
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _load() -> list[float] | None:
+    try:
+        return list(os.getloadavg())
+    except OSError:
+        return None
 
 
 def _dpok_config(spec: dict[str, Any], out_dir: Path):
@@ -56,7 +73,7 @@ def _run_dpok(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
 
     result = Engine(_dpok_config(spec, out_dir), progress=False).train()
     train = [r for r in read_metrics(result.run_dir / "metrics.jsonl") if r.get("split") == "train"]
-    return {"mean_loss": train[-1].get("loss") if train else None, "summary_steps": result.global_step}
+    return {"last_logged_loss": train[-1].get("loss") if train else None, "summary_steps": result.global_step}
 
 
 def _run_trl(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
@@ -97,7 +114,7 @@ def _run_trl(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
 
     trainer.remove_callback(PrinterCallback)  # no end-of-run metrics print in the benchmark output
     out = trainer.train()
-    return {"mean_loss": float(out.training_loss), "summary_steps": int(out.global_step)}
+    return {"mean_train_loss": float(out.training_loss), "summary_steps": int(out.global_step)}
 
 
 def run_config(spec: dict[str, Any]) -> dict[str, Any]:
@@ -120,6 +137,7 @@ def run_config(spec: dict[str, Any]) -> dict[str, Any]:
     if spec["preset"].get("threads"):
         torch.set_num_threads(int(spec["preset"]["threads"]))
     stamps: list[float] = []
+    load_start, start_rss = _load(), _current_rss_mb()
     handle = register_optimizer_step_post_hook(lambda opt, args, kwargs: stamps.append(time.perf_counter()))
     t0 = time.perf_counter()
     if torch.cuda.is_available():
@@ -137,11 +155,15 @@ def run_config(spec: dict[str, Any]) -> dict[str, Any]:
     step_s = [b - a for a, b in zip(stamps[warmup - 1:-1], stamps[warmup:])]  # [steps]
     median = statistics.median(step_s)
     batch = spec["preset"]["batch_size"]
+    peak = _peak_rss_mb()
     result = {
         "name": spec["name"], "framework": spec["framework"], "precompute": spec["precompute"],
-        "step_s": step_s, "median_step_s": median, "samples_per_s": batch / median,
-        "tokens_per_s": batch * 2 * (spec["preset"]["prompt_tokens"] + spec["preset"]["completion_tokens"]) / median,
-        "peak_rss_mb": _peak_rss_mb(), "wall_s": total, "torch_threads": torch.get_num_threads(), **extra,
+        "round": spec.get("round"), "step_s": step_s, "run_median_step_s": median,
+        "samples_per_s_at_run_median": batch / median,
+        "peak_rss_mb": peak, "start_rss_mb": start_rss,
+        "train_rss_increase_mb": None if start_rss is None else peak - start_rss,
+        "setup_and_first_step_s": stamps[0] - t0, "wall_s": total, "torch_threads": torch.get_num_threads(),
+        "load_start": load_start, "load_end": _load(), **extra,
     }
     if torch.cuda.is_available():
         result["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20

@@ -12,8 +12,13 @@ peak memory for the head is one ``[chunk, V]`` tile instead of the full logits (
 backward). The fast path is used only for a plain ``nn.Linear`` output head over a backbone reachable
 through ``base_model_prefix`` with no logit scaling/soft-capping, with full (unsharded) weights; on first
 use per model it is checked against the model's own forward on one row, and any model that fails the
-conditions or the check falls back to the reference path (:func:`dpok_framework.engine.logps.forward_logps`
+conditions or the check falls back to the reference path (:func:`dpok_framework.objective.logps.forward_logps`
 with logits).
+
+:class:`HeadLogits` stands for the full logits ``[R, T, V]`` of such a model without building them: the final
+hidden states ``[R, T, H]`` and the head. The explicit penalty (:mod:`dpok_framework.objective.penalty`) asks it
+for ``[n, V]`` tiles of the positions it needs, so neither the policy's nor the reference's ``[2B, T, V]``
+logits ever exist.
 """
 
 from __future__ import annotations
@@ -93,6 +98,44 @@ class ChunkedHeadLogProb(torch.autograd.Function):
                 None if grad_b is None else grad_b.to(bias.dtype), None, None)
 
 
+class HeadLogits:
+    """The logits ``head(hidden)`` ``[R, T, V]`` of final hidden states ``[R, T, H]``, computed on demand, a
+    tile of positions at a time (:meth:`tile`). Supports what the objective does with logits: row
+    selection (``x[rows]``), ``detach()``, ``shape``; :meth:`materialize` builds the full tensor (tests)."""
+
+    def __init__(self, hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> None:
+        self.hidden, self.weight, self.bias = hidden, weight, bias  # [R, T, H], [V, H], [V] or None
+
+    @property
+    def shape(self) -> torch.Size:
+        return torch.Size((*self.hidden.shape[:-1], self.weight.shape[0]))
+
+    @property
+    def device(self) -> torch.device:
+        return self.hidden.device
+
+    def __getitem__(self, rows) -> "HeadLogits":
+        return HeadLogits(self.hidden[rows], self.weight, self.bias)
+
+    def detach(self) -> "HeadLogits":
+        return HeadLogits(self.hidden.detach(), self.weight.detach(),
+                          None if self.bias is None else self.bias.detach())
+
+    def flat_inputs(self) -> torch.Tensor:
+        """``[R*T, H]``: what :meth:`tile` takes rows of."""
+        return self.hidden.reshape(-1, self.hidden.shape[-1])
+
+    def tile(self, h: torch.Tensor) -> torch.Tensor:
+        """hidden rows ``[n, H]`` -> logits ``[n, V]`` (in the autocast dtype when autocast is on)."""
+        cd = _compute_dtype(h)
+        return torch.nn.functional.linear(h.to(cd), self.weight.to(cd), None if self.bias is None
+                                          else self.bias.to(cd))
+
+    def materialize(self) -> torch.Tensor:
+        """The full ``[R, T, V]`` logits (what this class exists to avoid; for tests and small inputs)."""
+        return self.tile(self.flat_inputs()).reshape(self.shape)
+
+
 def split_head(model: Any) -> tuple[torch.nn.Module, torch.nn.Linear] | None:
     """(backbone, output head) when ``model`` qualifies for the fast path, else None."""
     lm = model.get_base_model() if hasattr(model, "get_base_model") else model  # PEFT: the (injected) model
@@ -117,9 +160,10 @@ def split_head(model: Any) -> tuple[torch.nn.Module, torch.nn.Linear] | None:
 
 
 def completion_logps(backbone: torch.nn.Module, head: torch.nn.Linear, batch: Mapping[str, torch.Tensor],
-                     output_hidden_states: bool = False):
+                     output_hidden_states: bool = False, head_logits: bool = False):
     """One backbone forward over ``batch['input_ids']`` ``[2B, T]``; returns (logps ``[2B]``, lengths ``[2B]``,
-    loss_mask ``[2B, T-1]``, hidden ``[2B, T, H]`` or None)."""
+    loss_mask ``[2B, T-1]``, hidden ``[2B, T, H]`` or None, and with ``head_logits`` a :class:`HeadLogits`
+    standing for the shifted logits ``[2B, T-1, V]``)."""
     input_ids, attention_mask = batch["input_ids"], batch["attention_mask"]
     out = backbone(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=output_hidden_states,
                    use_cache=False)
@@ -133,6 +177,8 @@ def completion_logps(backbone: torch.nn.Module, head: torch.nn.Linear, batch: Ma
     per_token = ChunkedHeadLogProb.apply(h, w, head.bias, targets, chunk)  # [N] float32
     logps = per_token.new_zeros(input_ids.shape[0]).index_add(0, seq, per_token)  # [2B]
     hidden = out.hidden_states[-1] if output_hidden_states else None  # [2B, T, H]
+    if head_logits:
+        return logps, loss_mask.sum(-1), loss_mask, hidden, HeadLogits(last[:, :-1], w, head.bias)
     return logps, loss_mask.sum(-1), loss_mask, hidden
 
 

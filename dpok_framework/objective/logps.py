@@ -21,7 +21,9 @@ class ForwardOutput:
     """One forward pass over the concatenated batch (chosen rows first, then rejected).
 
     logps ``[2B]`` summed completion log-probs; lengths ``[2B]`` completion token counts; logits
-    ``[2B, T-1, V]`` shifted so that ``logits[:, t]`` predicts ``input_ids[:, t+1]``; loss_mask
+    ``[2B, T-1, V]`` shifted so that ``logits[:, t]`` predicts ``input_ids[:, t+1]``, a tensor or, on the
+    fast path, a :class:`~dpok_framework.objective.fused_logps.HeadLogits` that computes them a tile at a time
+    (the explicit penalty takes either); loss_mask
     ``[2B, T-1]`` (completion tokens in the same shifted frame); hidden ``[2B, T, H]`` last hidden
     state or None. ``logits`` is None when the caller passed ``need_logits=False`` and the fast path ran.
     ``logit_means`` ``[2B]`` (with ``logit_means=True``): the mean logit over the completion tokens and the
@@ -30,7 +32,7 @@ class ForwardOutput:
 
     logps: torch.Tensor
     lengths: torch.Tensor
-    logits: torch.Tensor | None
+    logits: Any  # torch.Tensor | HeadLogits | None
     loss_mask: torch.Tensor
     hidden: torch.Tensor | None
     logit_means: torch.Tensor | None = None
@@ -40,17 +42,19 @@ def forward_logps(model: Any, batch: Mapping[str, torch.Tensor], output_hidden_s
                   need_logits: bool = True, logit_means: bool = False) -> ForwardOutput:
     """Run ``model`` once on ``batch['input_ids']`` ``[2B, T]`` and sum completion log-probs.
 
-    ``need_logits=False`` (callers that only need log-probs/hidden states): the LM head runs on the
-    completion positions only, chunked, without a ``[2B, T, V]`` logits tensor
-    (:mod:`dpok_framework.engine.fused_logps`); ``logits`` is then None. Models it does not cover fall
-    back to this full path.
+    The LM head runs on the completion positions only, chunked, without a ``[2B, T, V]`` logits tensor
+    (:mod:`dpok_framework.objective.fused_logps`). ``need_logits=False`` (callers that only need
+    log-probs/hidden states): ``logits`` is then None; ``need_logits=True``: ``logits`` is a ``HeadLogits``
+    (final hidden states + head, tiles on demand). Models the fast path does not cover fall back to the
+    full forward, with a logits tensor.
     """
-    if not need_logits:
-        parts = fused_supported(model, batch)
-        if parts is not None:
-            logps, lengths, loss_mask, hidden = completion_logps(*parts, batch, output_hidden_states or logit_means)
-            means = head_logit_means(hidden, parts[1], loss_mask) if logit_means else None
-            return ForwardOutput(logps, lengths, None, loss_mask, hidden if output_hidden_states else None, means)
+    parts = fused_supported(model, batch)
+    if parts is not None:
+        logps, lengths, loss_mask, hidden, *lazy = completion_logps(
+            *parts, batch, output_hidden_states or logit_means, head_logits=need_logits)
+        means = head_logit_means(hidden, parts[1], loss_mask) if logit_means else None
+        return ForwardOutput(logps, lengths, lazy[0] if lazy else None, loss_mask,
+                             hidden if output_hidden_states else None, means)
     input_ids, attention_mask = batch["input_ids"], batch["attention_mask"]
     out = model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=output_hidden_states,
                 use_cache=False)

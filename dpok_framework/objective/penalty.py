@@ -1,9 +1,14 @@
 """Explicit token-level divergence penalty: mean over completion tokens of D(pi(.|ctx) || pi_ref(.|ctx)).
 
-penalty = (1/N) sum_{t in completion} D(softmax(z_t) || softmax(z_t^ref))
+penalty = (1/N) sum_{t in completion} D(softmax(z_t) || softmax(z_t^ref)),   z_t = W h_t + b
 
-Computed in chunks of ``chunk_tokens`` positions; each chunk's log_softmax is recomputed in backward
-(activation checkpointing), so peak memory is O(chunk_tokens * V), not O(N * V).
+Never builds ``[2B, T, V]``: policy and reference come as :class:`~dpok_framework.objective.fused_logps.HeadLogits`
+(final hidden states + head), and the penalty computes both logits tiles ``[n, V]`` for ``n`` completion
+positions at a time, applies the divergence (through the :class:`~dpok_framework.components.Divergence`
+API only: ``D(log_softmax(z), log_softmax(z_ref))``) and sums. Each tile is recomputed in backward
+(activation checkpointing), so what a chunk keeps between forward and backward is its ``[n, H]`` hidden
+rows, and the peak is a few ``[n, V]`` tiles with ``n * V <= TILE_ELEMENTS``. Models without the fast path
+hand over full logits tensors; the same chunking then only saves the per-token work's memory.
 With ``top_k`` both distributions are restricted to the union of their top-k tokens and renormalised
 there (duplicate indices get zero mass in both), an approximation documented in docs/engine.md.
 """
@@ -14,7 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
+from .fused_logps import HeadLogits, _compute_dtype
 from .logps import upcast
+
+TILE_ELEMENTS = 1 << 21  # logits per [n, V] tile (8 MiB in float32); a few tiles are alive at a time
 
 
 def _union_top_k(pol: torch.Tensor, ref: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -31,37 +39,117 @@ def _union_top_k(pol: torch.Tensor, ref: torch.Tensor, k: int) -> tuple[torch.Te
     return pol_s, ref_s, idx
 
 
+def _head_tile(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, cd: torch.dtype) -> torch.Tensor:
+    """hidden rows ``[n, H]`` -> logits ``[n, V]`` in the compute dtype ``cd`` (explicit: backward runs
+    outside autocast)."""
+    return F.linear(h.to(cd), w.to(cd), None if b is None else b.to(cd))
+
+
+class ChunkedHeadPenalty(torch.autograd.Function):
+    """sum_t D(softmax(W h_t + b) || softmax(W' h'_t + b')) over N positions, ``chunk`` at a time.
+
+    Inputs: policy hidden ``[N, H]``, weight ``[V, H]``, bias; reference hidden ``[N, H]``, weight, bias
+    (no gradient); ``tile_sum`` maps logits tiles ``(pol [n, V], ref [n, V])`` to a scalar (the divergence,
+    through its public API). Forward keeps only the inputs; backward recomputes each tile, takes
+    d tile_sum / d z with autograd on that tile alone, and accumulates dW += dz^T h and dh = dz W into single
+    buffers, as :class:`~dpok_framework.objective.fused_logps.ChunkedHeadLogProb` does for the log-probs.
+    """
+
+    @staticmethod
+    def forward(ctx, h, w, b, h_ref, w_ref, b_ref, tile_sum, chunk: int):
+        cd, cd_ref = _compute_dtype(h), _compute_dtype(h_ref)
+        total = None
+        for s in range(0, h.shape[0], chunk):
+            z = _head_tile(h[s:s + chunk], w, b, cd)  # [n, V]
+            z_ref = _head_tile(h_ref[s:s + chunk], w_ref, b_ref, cd_ref)  # [n, V]
+            part = tile_sum(z, z_ref)
+            total = part if total is None else total + part
+        ctx.save_for_backward(h, w, b, h_ref, w_ref, b_ref)
+        ctx.tile_sum, ctx.chunk, ctx.cd, ctx.cd_ref = tile_sum, chunk, cd, cd_ref
+        return total
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        h, w, b, h_ref, w_ref, b_ref = ctx.saved_tensors
+        need_h, need_w, need_b = ctx.needs_input_grad[:3]
+        acc = torch.promote_types(ctx.cd, torch.float32)
+        grad_h = torch.empty_like(h) if need_h else None  # [N, H]
+        grad_w = torch.zeros(w.shape, dtype=acc, device=w.device) if need_w else None  # [V, H]
+        grad_b = torch.zeros(w.shape[0], dtype=acc, device=w.device) if need_b else None  # [V]
+        g = grad_out.to(acc)
+        for s in range(0, h.shape[0], ctx.chunk):
+            hs = h[s:s + ctx.chunk]  # [n, H]
+            with torch.no_grad():
+                z = _head_tile(hs, w, b, ctx.cd)  # [n, V] recomputed
+                z_ref = _head_tile(h_ref[s:s + ctx.chunk], w_ref, b_ref, ctx.cd_ref)
+            z.requires_grad_(True)
+            with torch.enable_grad():
+                (gz,) = torch.autograd.grad(ctx.tile_sum(z, z_ref), z)  # [n, V]
+            gz = gz.to(acc).mul_(g)
+            if need_h:
+                grad_h[s:s + ctx.chunk] = (gz.to(ctx.cd) @ w.to(ctx.cd)).to(h.dtype)  # [n, H]
+            if need_w:
+                grad_w.addmm_(gz.t(), hs.to(acc))  # [V, H]
+            if need_b:
+                grad_b += gz.sum(0)
+        return (grad_h, None if grad_w is None else grad_w.to(w.dtype),
+                None if grad_b is None else grad_b.to(b.dtype), None, None, None, None, None)
+
+
+def _source(x) -> tuple[torch.Tensor, callable]:
+    """Logits ``[R, T, V]`` (tensor or HeadLogits) -> (flat per-position inputs ``[R*T, *]``, inputs -> logits)."""
+    if isinstance(x, HeadLogits):
+        return x.flat_inputs(), x.tile  # [R*T, H], [n, H] -> [n, V]
+    return x.reshape(-1, x.shape[-1]), lambda z: z  # [R*T, V] (a view), identity
+
+
 class TokenPenalty:
     """Wraps a registered divergence as the engine's explicit penalty."""
 
-    def __init__(self, divergence: torch.nn.Module, top_k: int | None = None, chunk_tokens: int = 1024) -> None:
+    def __init__(self, divergence: torch.nn.Module, top_k: int | None = None, chunk_tokens: int | None = None
+                 ) -> None:
         self.divergence = divergence
         self.top_k = top_k
-        self.chunk_tokens = chunk_tokens
+        self.chunk_tokens = chunk_tokens  # None: TILE_ELEMENTS // V positions per chunk
 
-    def _chunk(self, pol: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    def _tile(self, pol: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        """pol/ref logits ``[n, V]`` -> scalar: sum over the tile's positions of D(policy || reference)."""
         pol, ref = upcast(pol), upcast(ref)  # [n, V]
         if self.top_k is not None:
             pol, ref, _ = _union_top_k(pol, ref, self.top_k)  # [n, 2k]
         logp = F.log_softmax(pol, dim=-1)  # [n, V'] policy
         logq = F.log_softmax(ref, dim=-1)  # [n, V'] reference
-        return self.divergence(logp, logq).sum()  # scalar: sum over the chunk's tokens
+        return self.divergence(logp, logq).sum()  # scalar
 
-    def __call__(self, pol_logits: torch.Tensor, ref_logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """pol/ref logits ``[R, T, V]``, mask ``[R, T]`` (bool) -> scalar mean of D over masked positions."""
+    def __call__(self, pol_logits, ref_logits, mask: torch.Tensor) -> torch.Tensor:
+        """pol/ref logits ``[R, T, V]`` (tensors or HeadLogits), mask ``[R, T]`` (bool) -> scalar mean of D
+        over the masked positions. Gradient flows to the policy side only."""
+        if isinstance(ref_logits, torch.Tensor):
+            ref_logits = ref_logits.detach()
+        elif isinstance(ref_logits, HeadLogits):
+            ref_logits = ref_logits.detach()
         V = pol_logits.shape[-1]
-        flat_mask = mask.reshape(-1)  # [R*T]
-        pos = flat_mask.nonzero().squeeze(-1)  # [N]
+        pos = mask.reshape(-1).nonzero().squeeze(-1)  # [N] flat completion positions
+        pol_in, pol_fn = _source(pol_logits)
+        ref_in, ref_fn = _source(ref_logits)
         if pos.numel() == 0:
-            return pol_logits.sum() * 0.0
-        pol_flat = pol_logits.reshape(-1, V)  # [R*T, V] (a view)
-        ref_flat = ref_logits.reshape(-1, V).detach()  # [R*T, V]
-        total = upcast(pol_logits.new_zeros(()))
-        for start in range(0, pos.numel(), self.chunk_tokens):
-            chunk = pos[start:start + self.chunk_tokens]  # [n]
-            p, q = pol_flat.index_select(0, chunk), ref_flat.index_select(0, chunk)  # [n, V] each
-            if torch.is_grad_enabled() and p.requires_grad:
-                total = total + checkpoint(self._chunk, p, q, use_reentrant=False)
-            else:
-                total = total + self._chunk(p, q)
+            return pol_in.sum() * 0.0
+        n = self.chunk_tokens or max(1, TILE_ELEMENTS // V)
+        p_all, q_all = pol_in.index_select(0, pos), ref_in.index_select(0, pos)  # [N, *] each
+        if isinstance(pol_logits, HeadLogits) and isinstance(ref_logits, HeadLogits):
+            total = ChunkedHeadPenalty.apply(p_all, pol_logits.weight, pol_logits.bias, q_all, ref_logits.weight,
+                                             ref_logits.bias, self._tile, n)
+            return total / pos.numel()
+        # a side with full logits (a model off the fast path): checkpointed chunks of one gather per side,
+        # split so that a single backward node scatters all chunks' gradients at once
+
+        def chunk_sum(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+            return self._tile(pol_fn(p), ref_fn(q))
+
+        total = None
+        grad = torch.is_grad_enabled() and (p_all.requires_grad or (isinstance(pol_logits, HeadLogits)
+                                                                    and pol_logits.weight.requires_grad))
+        for p, q in zip(p_all.split(n), q_all.split(n)):
+            part = checkpoint(chunk_sum, p, q, use_reentrant=False) if grad else chunk_sum(p, q)
+            total = part if total is None else total + part
         return total / pos.numel()

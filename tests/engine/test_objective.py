@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from dpok_framework.config import config_from_dict
+from dpok_framework.objective.fused_logps import HeadLogits
 from dpok_framework.objective.logps import forward_logps, token_logps
 from dpok_framework.objective.objective import ReferenceOutput, build_objective
 from dpok_framework.objective.penalty import TokenPenalty
@@ -127,6 +128,8 @@ def test_kernel_term_sends_gradient_to_policy_and_kernel(registry):
 
 
 def full_penalty(div, pol_logits, ref_logits, mask):
+    """The unchunked penalty from full logits (a HeadLogits is materialised first)."""
+    pol_logits, ref_logits = (x.materialize() if isinstance(x, HeadLogits) else x for x in (pol_logits, ref_logits))
     lp = torch.log_softmax(pol_logits.double(), -1)[mask]
     lq = torch.log_softmax(ref_logits.double(), -1)[mask]
     return div(lp, lq).mean()
