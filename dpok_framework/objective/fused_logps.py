@@ -165,8 +165,8 @@ def completion_logps(backbone: torch.nn.Module, head: torch.nn.Linear, batch: Ma
     loss_mask ``[2B, T-1]``, hidden ``[2B, T, H]`` or None, and with ``head_logits`` a :class:`HeadLogits`
     standing for the shifted logits ``[2B, T-1, V]``)."""
     input_ids, attention_mask = batch["input_ids"], batch["attention_mask"]
-    out = backbone(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=output_hidden_states,
-                   use_cache=False)
+    # the final hidden states (what the head reads) are the backbone's output: no per-layer tuple is needed
+    out = backbone(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
     last = out.last_hidden_state  # [2B, T, H]
     loss_mask = batch["completion_mask"][:, 1:].to(torch.bool) & attention_mask[:, 1:].to(torch.bool)  # [2B, T-1]
     seq, pos = loss_mask.nonzero(as_tuple=True)  # [N] each: completion tokens (row, predicting position)
@@ -176,7 +176,7 @@ def completion_logps(backbone: torch.nn.Module, head: torch.nn.Linear, batch: Ma
     chunk = max(1, CHUNK_ELEMENTS // w.shape[0])
     per_token = ChunkedHeadLogProb.apply(h, w, head.bias, targets, chunk)  # [N] float32
     logps = per_token.new_zeros(input_ids.shape[0]).index_add(0, seq, per_token)  # [2B]
-    hidden = out.hidden_states[-1] if output_hidden_states else None  # [2B, T, H]
+    hidden = last if output_hidden_states else None  # [2B, T, H] == hidden_states[-1]
     if head_logits:
         return logps, loss_mask.sum(-1), loss_mask, hidden, HeadLogits(last[:, :-1], w, head.bias)
     return logps, loss_mask.sum(-1), loss_mask, hidden
