@@ -14,7 +14,7 @@ from dpok_framework.objective import objective as objective_mod
 from dpok_framework.training import refcache
 from dpok_framework.errors import ConfigError
 
-from .tiny import reset_accelerate, run_config, save_tiny_model, write_pairs
+from .tiny import reset_accelerate, run_config, save_tiny_model, train_until_killed
 
 TRL_NAMES = {"loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies", "logps/chosen",
              "logps/rejected", "grad_norm", "learning_rate"}
@@ -78,23 +78,9 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, pairs_file, 
     reset_accelerate()
 
     cfg = run_config(tmp_path / "b", tiny_model_dir, pairs_file, **sections)
-    real_forward = objective_mod.DpoKernelsObjective.forward
-    calls = {"n": 0}
-
-    class Killed(RuntimeError):
-        pass
-
-    def dying_forward(self, *a, **k):  # killed during step 4 (after checkpoint step 2 and step 3)
-        calls["n"] += 1
-        if self.training and calls["n"] == 8:
-            raise Killed("simulated kill")
-        return real_forward(self, *a, **k)
-
-    monkeypatch.setattr(objective_mod.DpoKernelsObjective, "forward", dying_forward)
-    with pytest.raises(Killed):  # noqa: PT012
-        Engine(cfg).train()
+    # killed during step 4 (after checkpoint step 2 and step 3)
+    train_until_killed(Engine(cfg), monkeypatch, at_forward=8)
     assert latest_checkpoint(cfg.output.dir).name == "step-00000002"
-    monkeypatch.setattr(objective_mod.DpoKernelsObjective, "forward", real_forward)
     reset_accelerate()
     resumed = Engine(cfg, resume=True).train()
     assert resumed.global_step == 6

@@ -8,10 +8,9 @@ from safetensors.torch import load_file
 
 from dpok_framework.engine import Engine, latest_checkpoint
 from dpok_framework.errors import ConfigError
-from dpok_framework.objective import objective as objective_mod
 from dpok_framework.training.reference import REFERENCE_FILE, Reference, sync_weights
 
-from .tiny import reset_accelerate, run_config, tiny_llama
+from .tiny import reset_accelerate, run_config, tiny_llama, train_until_killed
 
 
 def test_sync_is_alpha_policy_plus_one_minus_alpha_reference_every_tau_steps():
@@ -51,24 +50,10 @@ def test_tr_dpo_resumed_in_the_middle_of_a_sync_period_is_bit_exact(tmp_path, ti
     assert full.summary["reference_mode"] == "synced"
     reset_accelerate()
     cfg = run_config(tmp_path / "b", tiny_model_dir, pairs_file, **_sync_sections())
-    real_forward = objective_mod.DpoKernelsObjective.forward
-    calls = {"n": 0}
-
-    class Killed(RuntimeError):
-        pass
-
-    def dying_forward(self, *a, **k):  # killed during step 5: checkpoint 3 lies between the syncs at 2 and 4
-        calls["n"] += 1
-        if self.training and calls["n"] == 5:
-            raise Killed("simulated kill")
-        return real_forward(self, *a, **k)
-
-    monkeypatch.setattr(objective_mod.DpoKernelsObjective, "forward", dying_forward)
-    with pytest.raises(Killed):
-        Engine(cfg).train()
+    # killed during step 5: checkpoint 3 lies between the syncs at 2 and 4
+    train_until_killed(Engine(cfg), monkeypatch, at_forward=5)
     ckpt = latest_checkpoint(cfg.output.dir)
     assert ckpt.name == "step-00000003"
-    monkeypatch.setattr(objective_mod.DpoKernelsObjective, "forward", real_forward)
     reset_accelerate()
     resumed = Engine(cfg, resume=True).train()
     assert resumed.global_step == 6

@@ -93,3 +93,30 @@ def _fresh_accelerate_state(monkeypatch, tmp_path):
 # or a test module to apply it to every test there)
 fresh_accelerate = pytest.fixture(_fresh_accelerate_state, name="fresh_accelerate")
 auto_fresh_accelerate = pytest.fixture(_fresh_accelerate_state, autouse=True, name="auto_fresh_accelerate")
+
+
+class SimulatedKill(RuntimeError):
+    """Raised by :func:`train_until_killed` where a real run would be killed."""
+
+
+def train_until_killed(engine, monkeypatch, at_forward: int) -> None:
+    """Run ``engine.train()`` until the ``at_forward``-th call of the objective's forward (evaluation calls
+    included) raises in training mode, as a kill mid-step would; the real forward is restored afterwards."""
+    from dpok_framework.objective import objective as objective_mod
+
+    real_forward = objective_mod.DpoKernelsObjective.forward
+    calls = 0
+
+    def dying_forward(self, *a, **k):
+        nonlocal calls
+        calls += 1
+        if self.training and calls == at_forward:
+            raise SimulatedKill("simulated kill")
+        return real_forward(self, *a, **k)
+
+    monkeypatch.setattr(objective_mod.DpoKernelsObjective, "forward", dying_forward)
+    try:
+        with pytest.raises(SimulatedKill):
+            engine.train()
+    finally:
+        monkeypatch.setattr(objective_mod.DpoKernelsObjective, "forward", real_forward)

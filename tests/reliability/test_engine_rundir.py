@@ -18,10 +18,9 @@ from dpok_framework.cli.main import cli
 from dpok_framework.config import config_from_dict
 from dpok_framework.engine import Engine, latest_checkpoint, read_metrics
 from dpok_framework.errors import ConfigError, DataError
-from dpok_framework.objective import objective as objective_mod
 from dpok_framework.rundir import MARKER, RunLock, RunLockedError
 from dpok_framework.rundir.finite import NonFiniteWeightsError
-from engine.tiny import reset_accelerate, run_config, save_tiny_model, write_pairs
+from engine.tiny import reset_accelerate, run_config, save_tiny_model, train_until_killed, write_pairs
 
 
 def _config(tmp, model, pairs, data=None, **sections):
@@ -227,22 +226,8 @@ def test_case3_4_kill_then_resume_with_an_allowed_change_is_bit_identical_and_un
     full = Engine(run_config(tmp_path / "a", model_dir, pairs_file, **sections)).train()
     reset_accelerate()
     cfg = run_config(tmp_path / "b", model_dir, pairs_file, **sections)
-    real_forward = objective_mod.DpoKernelsObjective.forward
-    calls = {"n": 0}
-
-    class Killed(RuntimeError):
-        pass
-
-    def dying_forward(self, *a, **k):  # killed during step 4 (after the checkpoints of steps 2 and 3... saved: 2)
-        calls["n"] += 1
-        if self.training and calls["n"] == 8:
-            raise Killed("simulated kill")
-        return real_forward(self, *a, **k)
-
-    monkeypatch.setattr(objective_mod.DpoKernelsObjective, "forward", dying_forward)
-    with pytest.raises(Killed):
-        Engine(cfg).train()
-    monkeypatch.setattr(objective_mod.DpoKernelsObjective, "forward", real_forward)
+    # killed during step 4 (after the checkpoints of steps 2 and 3... saved: 2)
+    train_until_killed(Engine(cfg), monkeypatch, at_forward=8)
     ckpt = latest_checkpoint(cfg.output.dir)
     assert ckpt.name == "step-00000002"
     for p in ckpt.iterdir():  # no pickle: JSON, safetensors, YAML only
