@@ -57,8 +57,22 @@ def _isolated(*paths: Path) -> dict[str, str]:
 
 def test_pytest_plugin_is_registered_by_the_distribution():
     eps = [ep for ep in md.distribution("dpok-framework").entry_points if ep.group == "pytest11"]
-    assert [(ep.name, ep.value) for ep in eps] == [("dpok", "dpok_framework.testing.pytest_plugin")], (
+    assert [(ep.name, ep.value) for ep in eps] == [("dpok", "_dpok_pytestplugin")], (
         "reinstall dpok-framework (pip install -e .) so the pytest11 entry point is registered")
+
+
+def test_a_pytest_session_without_the_option_imports_neither_dpok_nor_torch(tmp_path):
+    """The pytest11 plugin loads in every pytest session of an environment where dpok is installed; without
+    --dpok-contract it must not import dpok_framework (and with it torch: ~1.5 s per session)."""
+    (tmp_path / "test_modules.py").write_text(
+        "import sys\n\ndef test_nothing_heavy_is_imported():\n"
+        "    assert 'dpok_framework' not in sys.modules and 'torch' not in sys.modules, sorted(sys.modules)\n")
+    out = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", str(tmp_path)],
+                         cwd=tmp_path, env=_isolated(), capture_output=True, text=True, timeout=120)
+    text = out.stdout + out.stderr
+    assert out.returncode == 0 and "1 passed" in text, text[-3000:]
+    assert "--dpok-contract" in subprocess.run([sys.executable, "-m", "pytest", "--help"], cwd=tmp_path,
+                                               env=_isolated(), capture_output=True, text=True, timeout=120).stdout
 
 
 def test_one_liner_and_three_line_module_in_an_outside_package(tmp_path, bad_path, good_path):

@@ -2,7 +2,11 @@
 installed.  ``pytest --dpok-contract=DIST`` (repeatable; a distribution, plugin or component name) adds one
 test per (component, property) of the dpok contract; ``--dpok-contract-profile=thorough`` runs more params
 and inputs.  The same cases are available to a test module through
-:func:`dpok_framework.testing.contract_tests`.  Without the option the plugin does nothing."""
+:func:`dpok_framework.testing.contract_tests`.  Without the option the plugin does nothing.
+
+This is a top-level module, not part of the ``dpok_framework`` package (hypothesis ships its plugin the same
+way), so that every pytest session in an environment where dpok is installed does not pay for importing
+``dpok_framework`` and torch: nothing of dpok is imported until ``--dpok-contract`` is given."""
 
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ class ContractItem(pytest.Item):
         self.info, self.prop, self.profile = info, prop, profile
 
     def runtest(self) -> None:
-        from .contract import run_check
+        from dpok_framework.testing.contract import run_check
 
         result = run_check(self.info, self.prop, self.profile)
         if result.status in ("fail", "error"):
@@ -52,9 +56,9 @@ def pytest_collection_modifyitems(session, config, items) -> None:
     selectors = config.getoption("dpok_contract")
     if not selectors:
         return
-    from .. import get_registry
-    from ..errors import DpokError
-    from .contract import check_names, select_components
+    from dpok_framework import get_registry
+    from dpok_framework.errors import DpokError
+    from dpok_framework.testing.contract import check_names, select_components
 
     profile = config.getoption("dpok_contract_profile")
     try:
