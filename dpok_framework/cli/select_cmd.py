@@ -19,6 +19,28 @@ def _split(value: str | None) -> list[str] | None:
     return names
 
 
+def _columns(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``("prompt=question", ...)`` -> ``{"prompt": "question"}``, checked as the run config's ``data.columns``."""
+    from pydantic import ValidationError
+
+    from ..config.data import DataConfig
+
+    columns: dict[str, str] = {}
+    for item in pairs:
+        field, sep, source = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--column {item!r}: expected FIELD=SOURCE, e.g. --column prompt=question")
+        if field.strip() in columns:
+            raise ConfigError(f"--column: {field.strip()!r} is mapped twice")
+        columns[field.strip()] = source.strip()
+    try:
+        return dict(DataConfig(columns=columns).columns)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"])
+        raise ConfigError(f"--column: {where}: {err['msg']}") from None
+
+
 @click.command("select")
 @click.argument("data", type=click.Path(dir_okay=False))
 @click.option("--embedder", default=None, metavar="NAME",
@@ -28,6 +50,9 @@ def _split(value: str | None) -> list[str] | None:
                    "distributions the divergence metrics need. Without it only kernels are ranked.")
 @click.option("--format", "data_format", default="auto", show_default=True,
               help="Pair file format (auto, standard, conversational, implicit, llamafactory).")
+@click.option("--column", "column_maps", multiple=True, metavar="FIELD=SOURCE",
+              help="Read prompt/chosen/rejected from another column, e.g. --column prompt=question (repeatable; "
+                   "the run config's data.columns).")
 @click.option("--on-invalid", type=click.Choice(["error", "skip"]), default="error", show_default=True,
               help="Malformed pairs: stop with an error naming the row, or skip them.")
 @click.option("--mode", type=click.Choice(["approx", "exact"]), default="approx", show_default=True,
@@ -41,7 +66,7 @@ def _split(value: str | None) -> list[str] | None:
 @click.option("--out", "out_dir", default="selection-report", show_default=True, type=click.Path(file_okay=False),
               help="Report directory: selection.json, selection.md, heatmap.png.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as JSON instead of the table.")
-def select_command(data, embedder, model_path, data_format, on_invalid, mode, sample_size, seed, kernels, divergences, metrics,
+def select_command(data, embedder, model_path, data_format, column_maps, on_invalid, mode, sample_size, seed, kernels, divergences, metrics,
                    link_only, out_dir, as_json) -> None:
     """Rank every installed (kernel, divergence) candidate on DATA and explain the winner.
 
@@ -53,6 +78,7 @@ def select_command(data, embedder, model_path, data_format, on_invalid, mode, sa
     from ..selection import DivergenceEvidence, KernelEvidence, Selector
     from ..selection.collect import embed_pairs, load_embedding_file, reference_distributions, sample_rows
 
+    columns = _columns(column_maps)
     sel = SelectionConfig(sample_size=max(sample_size, 2), mode=mode, seed=seed)
     if sample_size < 2:
         raise ConfigError(f"--sample-size must be at least 2, got {sample_size}")
@@ -61,8 +87,9 @@ def select_command(data, embedder, model_path, data_format, on_invalid, mode, sa
     path = Path(data)
     kernel_ev = div_ev = None
     if path.suffix in (".pt", ".npz"):
-        if model_path or embedder:
-            raise ConfigError(f"{path}: an embeddings file is scored as it is; --model/--embedder apply to pair files")
+        if model_path or embedder or columns:
+            raise ConfigError(f"{path}: an embeddings file is scored as it is; --model/--embedder/--column apply to "
+                              "pair files")
         e_x, e_pos, e_neg, extras = load_embedding_file(str(path))
         kernel_ev = KernelEvidence(e_x, e_pos, e_neg, mode=mode, seed=seed, fit_pairs=sel.fit_pairs, source=str(path))
         if extras:
@@ -77,7 +104,8 @@ def select_command(data, embedder, model_path, data_format, on_invalid, mode, sa
             model_dir = resolve_model_dir(model_path)
             tokenizer = load_tokenizer(model_dir)
             model = load_causal_lm(model_dir)
-        ds = sample_rows(load_pairs_from(str(path), format=data_format, on_invalid=on_invalid, tokenizer=tokenizer).train, sel.sample_size,
+        ds = sample_rows(load_pairs_from(str(path), format=data_format, on_invalid=on_invalid, tokenizer=tokenizer,
+                                         columns=columns).train, sel.sample_size,
                          seed)
         emb = registry.build("embedder", embedder or ("policy_hidden" if model is not None else "sentence_encoder"),
                              where="--embedder")

@@ -89,6 +89,36 @@ def test_select_on_pairs_with_a_model(tiny, tmp_path):
     assert "policy_hidden" in data["kernels"]["evidence"]["source"]
 
 
+def test_select_reads_renamed_columns_like_the_run_config(tiny, tmp_path):
+    """--column FIELD=SOURCE is data.columns: renamed columns give the same evidence and scores as the original."""
+    model_dir, pairs = tiny
+    renamed = tmp_path / "renamed.jsonl"
+    names = {"prompt": "question", "chosen": "good", "rejected": "bad"}
+    with open(pairs) as src, open(renamed, "w") as dst:
+        for line in src:
+            row = json.loads(line)
+            dst.write(json.dumps({names.get(k, k): v for k, v in row.items()}) + "\n")
+    args = ["--model", str(model_dir), "--kernels", "rbf,polynomial", "--divergences", "kl,js", "--json"]
+    plain = CliRunner().invoke(cli, ["select", str(pairs), "--out", str(tmp_path / "a"), *args])
+    mapped = CliRunner().invoke(cli, ["select", str(renamed), "--out", str(tmp_path / "b"), *args,
+                                      *[f"--column={k}={v}" for k, v in names.items()]])
+    assert plain.exit_code == 0 and mapped.exit_code == 0, (plain.output, mapped.output)
+    a, b = (json.loads((tmp_path / d / "selection.json").read_text()) for d in ("a", "b"))
+    def scores(report, key):  # everything but the wall-clock fields
+        return [{k: v for k, v in c.items() if not k.endswith("seconds")} for c in report[key]["candidates"]]
+
+    for key in ("kernels", "divergences"):
+        assert scores(a, key) == scores(b, key) and len(scores(a, key)) >= 2
+    assert a["kernel"] == b["kernel"] and a["divergence"] == b["divergence"]
+    unmapped = CliRunner().invoke(cli, ["select", str(renamed), "--out", str(tmp_path / "c"), *args])
+    assert unmapped.exit_code == 2 and "renamed.jsonl" in unmapped.output and "Traceback" not in unmapped.output
+    for bad, says in (("prompt", "expected FIELD=SOURCE"), ("answer=x", "columns.answer"),
+                      ("prompt=", "columns.prompt"), ("chosen=q", "more than one")):
+        extra = ["--column", bad] + (["--column", "prompt=q"] if bad == "chosen=q" else [])
+        res = CliRunner().invoke(cli, ["select", str(renamed), "--out", str(tmp_path / "d"), *args, *extra])
+        assert res.exit_code == 2 and says in res.output and "Traceback" not in res.output, (bad, res.output)
+
+
 def test_select_for_run_and_resolve_config(tiny, tmp_path):
     from engine.tiny import char_tokenizer, run_config, tiny_llama
 
