@@ -5,9 +5,9 @@ penalty = (1/N) sum_{t in completion} D(softmax(z_t) || softmax(z_t^ref)),   z_t
 Never builds ``[2B, T, V]``: policy and reference come as :class:`~dpok_framework.objective.fused_logps.HeadLogits`
 (final hidden states + head), and the penalty computes both logits tiles ``[n, V]`` for ``n`` completion
 positions at a time, applies the divergence (through the :class:`~dpok_framework.components.Divergence`
-API only: ``D(log_softmax(z), log_softmax(z_ref))``) and sums. Each tile is recomputed in backward
-(activation checkpointing), so what a chunk keeps between forward and backward is its ``[n, H]`` hidden
-rows, and the peak is a few ``[n, V]`` tiles with ``n * V <= TILE_ELEMENTS``. Models without the fast path
+API only: ``D(log_softmax(z), log_softmax(z_ref))``) and sums; in training each tile's gradient is taken
+right there, so a tile is computed once and what is kept for backward is the ``[N, H]`` and ``[V, H]``
+gradient buffers; the peak is a few ``[n, V]`` tiles with ``n * V <= TILE_ELEMENTS``. Models without the fast path
 hand over full logits tensors; the same chunking then only saves the per-token work's memory.
 With ``top_k`` both distributions are restricted to the union of their top-k tokens and renormalised
 there (duplicate indices get zero mass in both), an approximation documented in docs/engine.md.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 from torch.utils.checkpoint import checkpoint
 
 from .fused_logps import HeadLogits, _compute_dtype
@@ -50,50 +51,55 @@ class ChunkedHeadPenalty(torch.autograd.Function):
 
     Inputs: policy hidden ``[N, H]``, weight ``[V, H]``, bias; reference hidden ``[N, H]``, weight, bias
     (no gradient); ``tile_sum`` maps logits tiles ``(pol [n, V], ref [n, V])`` to a scalar (the divergence,
-    through its public API). Forward keeps only the inputs; backward recomputes each tile, takes
-    d tile_sum / d z with autograd on that tile alone, and accumulates dW += dz^T h and dh = dz W into single
-    buffers, as :class:`~dpok_framework.objective.fused_logps.ChunkedHeadLogProb` does for the log-probs.
+    through its public API); ``want``: which of (h, W, b) need a gradient. Each tile is computed once: when a
+    gradient is wanted, d tile_sum / d z is taken with autograd on that tile alone, right after its value,
+    and dh = dz W, dW += dz^T h, db += sum dz are accumulated into single buffers; backward only scales them
+    by the incoming scalar gradient. So the divergence and the two heads run once per tile (no recomputation,
+    unlike :class:`~dpok_framework.objective.fused_logps.ChunkedHeadLogProb`, whose per-token gradient is a
+    closed form), and what stays alive from forward to backward is ``[N, H]`` and one ``[V, H]`` buffer.
     """
 
     @staticmethod
-    def forward(ctx, h, w, b, h_ref, w_ref, b_ref, tile_sum, chunk: int):
+    def forward(ctx, h, w, b, h_ref, w_ref, b_ref, tile_sum, chunk: int, want: tuple[bool, bool, bool]):
         cd, cd_ref = _compute_dtype(h), _compute_dtype(h_ref)
-        total = None
-        for s in range(0, h.shape[0], chunk):
-            z = _head_tile(h[s:s + chunk], w, b, cd)  # [n, V]
-            z_ref = _head_tile(h_ref[s:s + chunk], w_ref, b_ref, cd_ref)  # [n, V]
-            part = tile_sum(z, z_ref)
-            total = part if total is None else total + part
-        ctx.save_for_backward(h, w, b, h_ref, w_ref, b_ref)
-        ctx.tile_sum, ctx.chunk, ctx.cd, ctx.cd_ref = tile_sum, chunk, cd, cd_ref
-        return total
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        h, w, b, h_ref, w_ref, b_ref = ctx.saved_tensors
-        need_h, need_w, need_b = ctx.needs_input_grad[:3]
-        acc = torch.promote_types(ctx.cd, torch.float32)
+        acc = torch.promote_types(cd, torch.float32)
+        need_h, need_w, need_b = want
         grad_h = torch.empty_like(h) if need_h else None  # [N, H]
         grad_w = torch.zeros(w.shape, dtype=acc, device=w.device) if need_w else None  # [V, H]
         grad_b = torch.zeros(w.shape[0], dtype=acc, device=w.device) if need_b else None  # [V]
-        g = grad_out.to(acc)
-        for s in range(0, h.shape[0], ctx.chunk):
-            hs = h[s:s + ctx.chunk]  # [n, H]
-            with torch.no_grad():
-                z = _head_tile(hs, w, b, ctx.cd)  # [n, V] recomputed
-                z_ref = _head_tile(h_ref[s:s + ctx.chunk], w_ref, b_ref, ctx.cd_ref)
-            z.requires_grad_(True)
-            with torch.enable_grad():
-                (gz,) = torch.autograd.grad(ctx.tile_sum(z, z_ref), z)  # [n, V]
-            gz = gz.to(acc).mul_(g)
-            if need_h:
-                grad_h[s:s + ctx.chunk] = (gz.to(ctx.cd) @ w.to(ctx.cd)).to(h.dtype)  # [n, H]
-            if need_w:
-                grad_w.addmm_(gz.t(), hs.to(acc))  # [V, H]
-            if need_b:
-                grad_b += gz.sum(0)
-        return (grad_h, None if grad_w is None else grad_w.to(w.dtype),
-                None if grad_b is None else grad_b.to(b.dtype), None, None, None, None, None)
+        total = None
+        for s in range(0, h.shape[0], chunk):
+            hs = h[s:s + chunk]  # [n, H]
+            z = _head_tile(hs, w, b, cd)  # [n, V]
+            z_ref = _head_tile(h_ref[s:s + chunk], w_ref, b_ref, cd_ref)  # [n, V]
+            # the divergence on float32+ logits, value and gradient alike (no autocast inside it)
+            with torch.autocast(z.device.type, enabled=False):
+                if not any(want):
+                    part = tile_sum(z, z_ref)
+                else:
+                    z.requires_grad_(True)
+                    with torch.enable_grad():
+                        part = tile_sum(z, z_ref)
+                        (gz,) = torch.autograd.grad(part, z)  # [n, V]
+                    part, gz = part.detach(), gz.to(acc)
+                    if need_h:
+                        grad_h[s:s + chunk] = (gz.to(cd) @ w.to(cd)).to(h.dtype)  # [n, H]
+                    if need_w:
+                        grad_w.addmm_(gz.t(), hs.to(acc))  # [V, H]
+                    if need_b:
+                        grad_b += gz.sum(0)
+            total = part if total is None else total + part
+        ctx.save_for_backward(grad_h, grad_w, grad_b)
+        ctx.dtypes = (h.dtype, w.dtype, None if b is None else b.dtype)
+        return total
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_out):
+        grads = []
+        for g, dtype in zip(ctx.saved_tensors, ctx.dtypes):
+            grads.append(None if g is None else (g * grad_out.to(g.dtype)).to(dtype))
+        return (*grads, None, None, None, None, None, None)
 
 
 def _source(x) -> tuple[torch.Tensor, callable]:
@@ -137,8 +143,10 @@ class TokenPenalty:
         n = self.chunk_tokens or max(1, TILE_ELEMENTS // V)
         p_all, q_all = pol_in.index_select(0, pos), ref_in.index_select(0, pos)  # [N, *] each
         if isinstance(pol_logits, HeadLogits) and isinstance(ref_logits, HeadLogits):
-            total = ChunkedHeadPenalty.apply(p_all, pol_logits.weight, pol_logits.bias, q_all, ref_logits.weight,
-                                             ref_logits.bias, self._tile, n)
+            w, b = pol_logits.weight, pol_logits.bias
+            want = tuple(torch.is_grad_enabled() and x is not None and x.requires_grad for x in (p_all, w, b))
+            total = ChunkedHeadPenalty.apply(p_all, w, b, q_all, ref_logits.weight, ref_logits.bias, self._tile, n,
+                                             want)
             return total / pos.numel()
         # a side with full logits (a model off the fast path): checkpointed chunks of one gather per side,
         # split so that a single backward node scatters all chunks' gradients at once

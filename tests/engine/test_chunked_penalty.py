@@ -131,3 +131,43 @@ def test_penalty_never_builds_full_logits(name, registry):
     full = Rb * Tb * Vb
     assert seen.largest <= chunk * Vb, (seen.largest, chunk * Vb, full)
     assert h_pol.grad is not None and w.grad is not None
+
+
+class _CountingDivergence(torch.nn.Module):
+    """Wraps a divergence and counts the tiles it is evaluated on."""
+
+    def __init__(self, inner) -> None:
+        super().__init__()
+        self.inner, self.calls = inner, 0
+
+    def forward(self, logp, logq):
+        self.calls += 1
+        return self.inner(logp, logq)
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_each_tile_is_evaluated_once_in_training_and_in_evaluation(train, registry):
+    """Forward + backward evaluate the divergence once per tile (the gradient is taken in forward, nothing is
+    recomputed), and without gradients no gradient buffer work is done: 5 positions in chunks of 2 -> 3 calls."""
+    h_pol, w_pol, b_pol, h_ref, w_ref, mask = _inputs(3)
+    div = _CountingDivergence(registry.build("divergence", "kl"))
+    pen = TokenPenalty(div, chunk_tokens=2)
+    with torch.set_grad_enabled(train):
+        value = pen(HeadLogits(h_pol, w_pol, b_pol), HeadLogits(h_ref, w_ref, None), mask)
+        if train:
+            value.backward()
+    assert div.calls == 3
+    assert (h_pol.grad is not None and w_pol.grad is not None and b_pol.grad is not None) == train
+    assert value.requires_grad == train
+
+
+def test_gradient_scales_with_the_upstream_gradient(registry):
+    """The gradient is computed in forward and scaled in backward: alpha * penalty gets alpha times the grads."""
+    h_pol, w_pol, b_pol, h_ref, w_ref, mask = _inputs(4)
+    pen = TokenPenalty(registry.build("divergence", "js"), chunk_tokens=2)
+    grads = []
+    for alpha in (1.0, -0.37):
+        value = pen(HeadLogits(h_pol, w_pol, b_pol), HeadLogits(h_ref, w_ref, None), mask)
+        grads.append(torch.autograd.grad(alpha * value, (h_pol, w_pol, b_pol)))
+    for g1, g2 in zip(*grads):
+        assert torch.allclose(g2, -0.37 * g1, rtol=1e-12, atol=0)
