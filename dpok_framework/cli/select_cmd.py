@@ -24,6 +24,7 @@ def _columns(pairs: tuple[str, ...]) -> dict[str, str]:
     from pydantic import ValidationError
 
     from ..config.data import DataConfig
+    from ..config.loading import format_validation_error
 
     columns: dict[str, str] = {}
     for item in pairs:
@@ -36,9 +37,7 @@ def _columns(pairs: tuple[str, ...]) -> dict[str, str]:
     try:
         return dict(DataConfig(columns=columns).columns)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(x) for x in err["loc"])
-        raise ConfigError(f"--column: {where}: {err['msg']}") from None
+        raise ConfigError(format_validation_error(exc, "--column")) from None
 
 
 @click.command("select")
